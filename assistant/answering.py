@@ -1,0 +1,112 @@
+"""Extractive answers: the one or two sentences of the top passages that best answer the question."""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.question_type import carries_type, expected_type
+from assistant.records import Citation, Hit
+from assistant.retrieval import zscore
+from index.embedding import DalilEmbedding
+from index.lexical import tokenise
+from index.records import Chunk
+
+ANSWER_PASSAGES = 3  # sentences are taken from this many top passages
+MAX_ANSWER_CHARS = 400
+MIN_SENTENCE_CHARS = 20  # shorter pieces (datelines, "back to top") are never an answer on their own
+# Weights of the sentence score parts (reference fusion: sentence 1, passage 0.5, lexical 0.5).
+PASSAGE_WEIGHT = 0.5
+OVERLAP_WEIGHT = 0.5
+TYPE_WEIGHT = 1.0  # a sentence holding a number/date, when the question asks for one
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence that could answer, with where it is and how well it scored."""
+
+    hit: Hit
+    span: tuple[int, int]
+    score: float
+    similarity: float  # cosine of question and sentence
+    overlap: float  # share of the question's words found in the sentence
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.text[self.span[0]:self.span[1]]
+
+
+def rank_sentences(question: str, hits: list[Hit], embedder: DalilEmbedding,
+                   query_vector: np.ndarray, coverage: float) -> list[Candidate]:
+    """Every sentence of the top passages, scored and sorted best first.
+
+    ``coverage`` is the share of the question's words found in the corpus: word overlap only counts for
+    a question in the corpus's language.
+    """
+    pool = [(hit, span) for hit in hits[:ANSWER_PASSAGES] for span in hit.chunk.sentences
+            if _can_answer(hit.chunk, span)]
+    pool = pool or [(hit, span) for hit in hits[:1] for span in hit.chunk.sentences]
+    if not pool:
+        return []
+    texts = [hit.chunk.text[s:e] for hit, (s, e) in pool]
+    similarity = embedder.embed_passages(texts) @ query_vector
+    question_tokens = set(tokenise(question))
+    overlap = np.array([_overlap(question_tokens, text) for text in texts], dtype=np.float32)
+    passage = np.array([hit.score for hit, _ in pool], dtype=np.float32)
+    score = zscore(similarity) + PASSAGE_WEIGHT * zscore(passage) + OVERLAP_WEIGHT * coverage * zscore(overlap)
+    kind = expected_type(question)
+    if kind:
+        score += TYPE_WEIGHT * np.array([carries_type(kind, text) for text in texts], dtype=np.float32)
+    ranked = [Candidate(hit, span, float(sc), float(sim), float(ov))
+              for (hit, span), sc, sim, ov in zip(pool, score, similarity, overlap, strict=True)]
+    return sorted(ranked, key=lambda c: -c.score)
+
+
+def _can_answer(chunk: Chunk, span: tuple[int, int]) -> bool:
+    """Headlines and fragments repeat the question's words without answering it: leave them out."""
+    text = chunk.text[span[0]:span[1]]
+    return len(text) >= MIN_SENTENCE_CHARS and text.lstrip("# ").strip() != chunk.title.strip()
+
+
+def _overlap(question_tokens: set[str], text: str) -> float:
+    if not question_tokens:
+        return 0.0
+    return len(question_tokens & set(tokenise(text))) / len(question_tokens)
+
+
+def choose_sentences(ranked: list[Candidate]) -> list[Candidate]:
+    """The best sentence, and the runner-up too when both fit in ``MAX_ANSWER_CHARS``."""
+    if not ranked:
+        return []
+    chosen = [ranked[0]]
+    for other in ranked[1:]:
+        if len(ranked[0].text) + len(other.text) + 8 <= MAX_ANSWER_CHARS:
+            chosen.append(other)
+            break
+    return chosen
+
+
+def compose(chosen: list[Candidate]) -> tuple[str, list[Citation]]:
+    """Answer text with a ``[n]`` after each sentence, and the citations those markers point at."""
+    citations = [Citation.from_chunk(n, c.hit.chunk, c.span, c.score) for n, c in enumerate(chosen, start=1)]
+    parts = [f"{_clip(c.text)} [{n}]" for n, c in enumerate(chosen, start=1)]
+    return " ".join(parts), citations
+
+
+def closest_passages(hits: list[Hit], ranked: list[Candidate], count: int = ANSWER_PASSAGES) -> list[Citation]:
+    """Citations for the closest passages, each pointing at its best sentence (for abstained answers)."""
+    best_span: dict[str, tuple[tuple[int, int], float]] = {}
+    for cand in ranked:
+        best_span.setdefault(cand.hit.chunk.id, (cand.span, cand.score))
+    citations = []
+    for n, hit in enumerate(hits[:count], start=1):
+        span, _ = best_span.get(hit.chunk.id, (hit.chunk.sentences[0], 0.0))
+        citations.append(Citation.from_chunk(n, hit.chunk, span, hit.score))
+    return citations
+
+
+def _clip(text: str) -> str:
+    """A sentence cut at a word boundary when it alone exceeds the answer length."""
+    if len(text) <= MAX_ANSWER_CHARS:
+        return text
+    return re.sub(r"\s+\S*$", "", text[:MAX_ANSWER_CHARS]) + " …"

@@ -1,0 +1,37 @@
+"""Deciding whether the chosen sentences really answer the question, or the assistant should abstain.
+
+A retrieval score alone cannot tell an unanswerable question from an answerable one (on the seed set the
+unanswerable question's top cosine sits inside the answerable range). Two kinds of evidence are used:
+
+- the question's expected answer type: a "how many" or "when" question needs a number or a date in the
+  chosen sentences (the commonest way an off-topic sentence looks relevant but says nothing);
+- how strongly the best sentence matches the question: its similarity, and for questions in the corpus's
+  language, the share of the question's content words it contains. The threshold on that combined
+  strength is calibrated on the seed gold set and the fixture questions (docs/answers.md).
+"""
+
+from assistant.answering import Candidate
+from assistant.question_type import carries_type, expected_type
+
+# Strength below which the best sentence is not trusted. Calibrated with
+# benchmarks/calibrate_abstention.py on the seed gold set and the fixture questions (docs/answers.md):
+# the midpoint of the gap that decides the most questions right (20 of 24 with the default embedder).
+MIN_STRENGTH = 0.25
+
+
+def strength(best: Candidate) -> float:
+    """How strongly the best sentence matches: its cosine plus its share of the question's words.
+
+    The word share is 0 for a question in another language than the articles, so a cross-language
+    question must clear the threshold on similarity alone.
+    """
+    return best.similarity + best.overlap
+
+
+def is_supported(question: str, chosen: list[Candidate]) -> bool:
+    """True when the chosen sentences are evidence enough to answer ``question``."""
+    if not chosen:
+        return False
+    if not carries_type(expected_type(question), " ".join(c.text for c in chosen)):
+        return False
+    return strength(chosen[0]) >= MIN_STRENGTH

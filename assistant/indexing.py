@@ -1,0 +1,45 @@
+"""Running an index build for a surface: which paths, which embedder, and a progress bar."""
+
+from pathlib import Path
+
+from assistant.settings import Settings
+from index.build import BuildReport, Progress, build_index
+from index.embedding import DEFAULT_EMBEDDER, load_embedder
+from index.errors import IndexMissing
+from index.store import read_manifest
+
+
+def run_index(settings: Settings, paths: list[Path], *, rebuild: bool = False,
+              skip_bad: bool = False) -> BuildReport:
+    """Build or update the index in ``settings.index_dir`` from ``paths`` (default: the index's own)."""
+    try:
+        manifest = read_manifest(settings.index_dir)
+    except IndexMissing:
+        manifest = None
+    if not paths:
+        paths = [Path(p) for p in manifest["paths"]] if manifest else [settings.seeds_dir]
+    name = settings.embed_model
+    if name is None and manifest:
+        from assistant.qa import model_name_for
+
+        name = model_name_for(manifest["embedder"]["id"])
+    embedder = load_embedder(name or DEFAULT_EMBEDDER)
+    return build_index(paths, settings.index_dir, embedder, rebuild=rebuild, skip_bad=skip_bad,
+                       progress=progress_bar("Embedding passages"))
+
+
+def progress_bar(label: str) -> Progress:
+    """A progress callback drawing a tqdm bar on stderr (only once there is work to show)."""
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if "bar" not in state:
+            state["bar"] = tqdm(total=total, desc=label, unit="passage", leave=False, dynamic_ncols=True)
+        bar = state["bar"]
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update

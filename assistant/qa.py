@@ -1,0 +1,90 @@
+"""The assistant: one ``answer(question)`` that every surface (CLI, web, API, evaluation) calls."""
+
+import time
+
+from assistant import answering, evidence
+from assistant.records import Answer
+from assistant.retrieval import HybridRetriever
+from assistant.settings import Settings
+from index.build import Progress, build_index
+from index.embedding import DEFAULT_EMBEDDER, DalilEmbedding, embedder_id, load_embedder
+from index.errors import IndexMismatch, IndexMissing, QuestionError
+from index.lexical import tokenise
+from index.store import PassageIndex, load_index, read_manifest
+
+NOT_FOUND = "The articles do not answer this question. The closest passages are"
+
+
+class Assistant:
+    """Answers questions from one loaded index with its embedder."""
+
+    def __init__(self, index: PassageIndex, embedder: DalilEmbedding, settings: Settings | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings or Settings()
+        self.retriever = HybridRetriever(index, embedder, top_k=self.settings.top_k)
+
+    @classmethod
+    def open(cls, settings: Settings, progress: Progress | None = None) -> "Assistant":
+        """Load the index in ``settings.index_dir``; with none there yet, build one from the seeds."""
+        index_dir = settings.index_dir
+        try:
+            manifest = read_manifest(index_dir)
+        except IndexMissing:
+            if not settings.seeds_dir.is_dir():
+                raise
+            embedder = load_embedder(settings.embed_model or DEFAULT_EMBEDDER)
+            build_index([settings.seeds_dir], index_dir, embedder, progress=progress)
+            return cls(load_index(index_dir), embedder, settings)
+        built_with = manifest["embedder"]["id"]
+        if settings.embed_model and embedder_id(settings.embed_model) != built_with:
+            raise IndexMismatch(
+                f"The index at {index_dir} was built with embedder '{built_with}', "
+                f"but '{embedder_id(settings.embed_model)}' was asked for.",
+                "Leave out --embed-model to use the index's own, or rebuild with `dalil index --rebuild`.")
+        return cls(load_index(index_dir), load_embedder(model_name_for(built_with)), settings)
+
+    def answer(self, question: str, k: int | None = None) -> Answer:
+        """Answer ``question`` from the articles, citing the sentences used, or abstain."""
+        question = self.check_question(question)
+        k = k or self.settings.top_k
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        query_vector = self.embedder.embed_query(question)
+        timings["embed_ms"] = _ms_since(started)
+        hits = self.retriever.search(question, k=max(k, answering.ANSWER_PASSAGES), query_vector=query_vector)
+        timings["retrieve_ms"] = _ms_since(started) - timings["embed_ms"]
+        coverage = self.index.lexical.coverage(tokenise(question))
+        ranked = answering.rank_sentences(question, hits, self.embedder, query_vector, coverage)
+        chosen = answering.choose_sentences(ranked)
+        if evidence.is_supported(question, chosen):
+            text, citations = answering.compose(chosen)
+            abstained = False
+        else:
+            citations = answering.closest_passages(hits, ranked)
+            text = f"{NOT_FOUND} " + " ".join(f"[{c.n}]" for c in citations) + "."
+            abstained = True
+        timings["total_ms"] = _ms_since(started)
+        timings["answer_ms"] = timings["total_ms"] - timings["embed_ms"] - timings["retrieve_ms"]
+        return Answer(question, text, abstained, citations, timings, hits=hits[:k])
+
+    def check_question(self, question: str) -> str:
+        """The question stripped, or a ``QuestionError`` saying what is wrong with it."""
+        if not isinstance(question, str) or not question.strip():
+            raise QuestionError("The question is empty.", "Ask a question in English or Arabic.")
+        question = question.strip()
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionError(f"The question is {len(question):,} characters long; the limit is {limit:,}.",
+                                "Ask a shorter question.")
+        return question
+
+
+def model_name_for(embedder_id_: str) -> str:
+    """The --embed-model value that makes the embedder an index records (inverse of ``embedder_id``)."""
+    return {"use-m3": "use", "e5-small-q4": "e5"}.get(embedder_id_, embedder_id_.removeprefix("st:"))
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+

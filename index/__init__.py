@@ -1,0 +1,1 @@
+"""Turning article files into a searchable index: load, normalise, split, chunk, embed, store."""

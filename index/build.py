@@ -1,0 +1,214 @@
+"""Building and updating an index: embed only new or changed files, drop removed ones, write atomically."""
+
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index import chunking
+from index.embedding import DalilEmbedding
+from index.errors import ArticleError, IndexError_, IndexMismatch, IndexMissing
+from index.lexical import TOKENISER_VERSION, LexicalIndex, tokenise
+from index.loading import LoadedFile, find_files, load_file
+from index.normalise import NORMALISER_VERSION
+from index.records import Chunk
+from index.store import PassageIndex, check_compatible, load_index, save_index
+
+EMBED_BATCH = 64
+# Progress is reported as (passages embedded so far, passages to embed).
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for the person who ran it."""
+
+    files: int = 0
+    articles: int = 0
+    passages: int = 0
+    embedded: int = 0  # passages embedded in this run (the rest were reused)
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # messages about files left out
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    written: bool = False
+
+
+def index_settings(embedder: DalilEmbedding) -> dict:
+    """The settings an index records and checks on load: any change means a different index."""
+    return {
+        "embedder": {"id": embedder.model_name, "dim": embedder.dim},
+        "normaliser_version": NORMALISER_VERSION,
+        "tokeniser_version": TOKENISER_VERSION,
+        "chunking": {"max_chars": chunking.DEFAULT_MAX_CHARS, "min_chars": chunking.DEFAULT_MIN_CHARS},
+    }
+
+
+def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *, rebuild: bool = False,
+                skip_bad: bool = False, progress: Progress | None = None) -> BuildReport:
+    """Make the index at ``index_dir`` hold exactly the articles under ``paths``.
+
+    Unchanged files (same content hash) keep their passages and vectors; only new or changed files
+    are embedded. Nothing is written until everything succeeded, so any failure, or Ctrl-C, leaves
+    the previous index as it was.
+    """
+    started = time.perf_counter()
+    report = BuildReport()
+    settings = index_settings(embedder)
+    with _write_lock(index_dir):
+        previous = None if rebuild else _previous_index(index_dir, settings)
+        loaded = _load_all(paths, report, skip_bad)
+        chunks, vectors = _assemble(loaded, previous, embedder, report, progress)
+        report.files, report.passages = len(loaded), len(chunks)
+        report.articles = sum(len(f.articles) for f in loaded)
+        if previous is not None and not (report.added or report.changed or report.removed):
+            report.seconds = time.perf_counter() - started
+            return report  # already up to date: nothing to write
+        manifest = dict(settings, paths=[str(p.resolve()) for p in paths], created_at=_now(),
+                        files=_file_records(loaded, chunks, previous),
+                        counts={"articles": report.articles, "passages": len(chunks)})
+        lexical = LexicalIndex.build([tokenise(c.text) for c in chunks])
+        save_index(index_dir, PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest))
+        report.written = True
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _previous_index(index_dir: Path, settings: dict) -> PassageIndex | None:
+    try:
+        previous = load_index(index_dir)
+    except IndexMissing:
+        return None
+    except IndexMismatch:
+        raise
+    except IndexError_ as err:
+        raise IndexError_(f"{err.message} It cannot be updated.",
+                          f"Rebuild it with `dalil index --rebuild --index-dir {index_dir} PATH...`.") from err
+    check_compatible(previous.manifest, settings, index_dir)
+    return previous
+
+
+def _load_all(paths: list[Path], report: BuildReport, skip_bad: bool) -> list[LoadedFile]:
+    loaded, problems = [], []
+    for path, source in find_files(paths):
+        try:
+            item = load_file(path, source)
+        except ArticleError as err:
+            problems.append(str(err.message))
+            continue
+        if item.note:
+            report.notes.append(item.note)
+        loaded.append(item)
+    if problems and not skip_bad:
+        listing = "\n  ".join(problems)
+        raise ArticleError(f"{len(problems)} file(s) cannot be indexed:\n  {listing}\n",
+                           "Fix or remove them, or pass --skip-bad to index the rest. The index was not changed.")
+    report.skipped = problems
+    if not loaded:
+        raise ArticleError("No readable articles were found in the paths given.",
+                           "Give files or folders with .txt, .md, .html or .jsonl articles.")
+    return loaded
+
+
+def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder: DalilEmbedding,
+              report: BuildReport, progress: Progress | None) -> tuple[list[Chunk], np.ndarray]:
+    """Chunks and vectors in file order, reusing the previous index's rows for unchanged files."""
+    old_files = previous.manifest["files"] if previous else {}
+    old_rows = _rows_by_file(previous) if previous else {}
+    pieces: list[tuple[list[Chunk], np.ndarray | None]] = []
+    for item in loaded:
+        key = str(item.path.resolve())
+        old = old_files.get(key)
+        if old and old["sha256"] == item.sha256 and key in old_rows:
+            rows = old_rows[key]
+            pieces.append(([previous.chunks[i] for i in rows], previous.vectors[rows]))
+            continue
+        (report.changed if old else report.added).append(item.source)
+        chunks = [c for article in item.articles for c in chunking.chunk_article(article)]
+        pieces.append((chunks, None))
+    current = {str(item.path.resolve()) for item in loaded}
+    report.removed = sorted(record["source"] for key, record in old_files.items() if key not in current)
+    new_texts = [c.text for chunks, vectors in pieces if vectors is None for c in chunks]
+    new_vectors = _embed(new_texts, embedder, progress)
+    report.embedded = len(new_texts)
+    return _concatenate(pieces, new_vectors, embedder.dim)
+
+
+def _rows_by_file(index: PassageIndex) -> dict[str, list[int]]:
+    """Row numbers of each file's passages: files are stored in manifest order, passages in file order."""
+    rows, start = {}, 0
+    for key, record in index.manifest["files"].items():
+        rows[key] = list(range(start, start + record["passages"]))
+        start += record["passages"]
+    return rows
+
+
+def _embed(texts: list[str], embedder: DalilEmbedding, progress: Progress | None) -> np.ndarray:
+    parts = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        parts.append(embedder.embed_passages(texts[start:start + EMBED_BATCH]))
+        if progress:
+            progress(min(start + EMBED_BATCH, len(texts)), len(texts))
+    return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+def _concatenate(pieces: list[tuple[list[Chunk], np.ndarray | None]], new_vectors: np.ndarray,
+                 dim: int) -> tuple[list[Chunk], np.ndarray]:
+    chunks, blocks, taken = [], [], 0
+    for piece_chunks, vectors in pieces:
+        if vectors is None:
+            vectors = new_vectors[taken:taken + len(piece_chunks)]
+            taken += len(piece_chunks)
+        chunks.extend(piece_chunks)
+        blocks.append(vectors)
+    matrix = np.vstack(blocks).astype(np.float32) if blocks else np.zeros((0, dim), dtype=np.float32)
+    return chunks, np.ascontiguousarray(matrix)
+
+
+def _file_records(loaded: list[LoadedFile], chunks: list[Chunk], previous: PassageIndex | None) -> dict:
+    """Per file, in passage order: source, content hash, when added, its articles and passage count."""
+    old_files = previous.manifest["files"] if previous else {}
+    per_article: dict[str, int] = {}
+    for chunk in chunks:
+        per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
+    records = {}
+    for item in loaded:
+        key = str(item.path.resolve())
+        old = old_files.get(key, {})
+        added_at = old.get("added_at") if old.get("sha256") == item.sha256 else None
+        records[key] = {
+            "source": item.source,
+            "sha256": item.sha256,
+            "added_at": added_at or _now(),
+            "passages": sum(per_article.get(a.id, 0) for a in item.articles),
+            "articles": [{"id": a.id, "title": a.title, "passages": per_article.get(a.id, 0),
+                          "metadata": a.metadata} for a in item.articles],
+        }
+    return records
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+@contextmanager
+def _write_lock(index_dir: Path) -> Iterator[None]:
+    """One writer at a time. flock dies with its process, so a killed build leaves no stale lock."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexError_(f"Another process is updating the index at {index_dir}.",
+                              "Wait for it to finish, then try again.") from None
+        yield
+    finally:
+        os.close(fd)

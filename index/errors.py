@@ -1,0 +1,66 @@
+"""The one tree of errors that every layer raises and every surface turns into a clear line.
+
+It lives in the lowest layer (``index/``) so that loading, the store, the assistant and the UI
+can all raise and catch the same classes without ``index/`` importing anything above it.
+
+    DalilError                      base: ``str(err)`` is the message a person sees
+    ├── InputError                  something the user gave us is unusable
+    │   ├── ArticleError            a file or folder to index (empty, binary, missing, not text)
+    │   ├── QuestionError           an empty or over-long question
+    │   └── ConfigError             a setting or option value (unknown embedder, bad k)
+    ├── IndexError_                 the stored index
+    │   ├── IndexMissing            there is no index where we looked
+    │   ├── IndexDamaged            a file of the index is missing, truncated or unreadable
+    │   └── IndexMismatch           built with another embedder / chunking / normaliser
+    └── ModelError                  an embedding model cannot be loaded (offline, not installed)
+
+Each error has a ``hint`` (what to do next) that surfaces append to the message.
+"""
+
+
+class DalilError(Exception):
+    """Base of every error Dalil raises on purpose."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class InputError(DalilError):
+    """Something the user gave us cannot be used as it is."""
+
+
+class ArticleError(InputError):
+    """A file or folder to index cannot be read as articles."""
+
+
+class QuestionError(InputError):
+    """A question that cannot be answered as asked (empty, too long)."""
+
+
+class ConfigError(InputError):
+    """A setting or option with a value Dalil does not accept."""
+
+
+class IndexError_(DalilError):  # noqa: N801 - the builtin IndexError is a different thing
+    """Something is wrong with the stored index."""
+
+
+class IndexMissing(IndexError_):
+    """No index exists at the given location."""
+
+
+class IndexDamaged(IndexError_):
+    """A file of the index is missing, truncated or unreadable."""
+
+
+class IndexMismatch(IndexError_):
+    """The index was built with settings that differ from the ones asked for."""
+
+
+class ModelError(DalilError):
+    """An embedding model cannot be loaded."""

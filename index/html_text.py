@@ -1,0 +1,59 @@
+"""The visible text and title of an HTML page, with the standard library's parser."""
+
+from html.parser import HTMLParser
+
+# Content of these elements is never shown on a page.
+_HIDDEN = {"script", "style", "head", "noscript", "template", "svg", "iframe"}
+# These start a new line or paragraph when rendered.
+_BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article",
+          "header", "footer", "blockquote", "pre", "ul", "ol", "table", "figcaption"}
+
+
+class _VisibleText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title: list[str] = []
+        self.heading: list[str] = []
+        self._hidden = 0
+        self._in_title = False
+        self._in_h1 = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "title":
+            self._in_title = True
+        elif tag in _HIDDEN:
+            self._hidden += 1
+        elif tag == "h1":
+            self._in_h1 = True
+        if tag in _BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag in _HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag == "h1":
+            self._in_h1 = False
+        if tag in _BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title.append(data)
+        elif not self._hidden:
+            self.parts.append(data)
+            if self._in_h1:
+                self.heading.append(data)
+
+
+def html_title_and_text(html: str) -> tuple[str, str]:
+    """Return ``(title, visible_text)``; paragraphs are separated by blank lines."""
+    parser = _VisibleText()
+    parser.feed(html)
+    parser.close()
+    paragraphs = [" ".join(block.split()) for block in "".join(parser.parts).split("\n\n")]
+    text = "\n\n".join(p for p in paragraphs if p)
+    title = " ".join("".join(parser.title).split()) or " ".join("".join(parser.heading).split())
+    return title, text

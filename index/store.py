@@ -1,0 +1,198 @@
+"""The stored index: passages, their FAISS vectors, BM25 and a manifest, in one folder generation.
+
+Layout of an index folder (``--index-dir``)::
+
+    current -> gen-<time>-<pid>     symlink, swapped atomically when a new generation is complete
+    gen-.../manifest.json           embedder, normaliser, chunking, files + hashes, file checksums
+    gen-.../chunks.jsonl            one passage (Chunk) per line, in vector order
+    gen-.../vectors.faiss           FAISS inner-product index over L2-normalised vectors
+    gen-.../lexical/                BM25 over normalised, light-stemmed tokens
+    .lock                           held (flock) by the one process writing a new generation
+
+A reader only ever opens what ``current`` points at, so a build that dies half-way leaves the
+previous index exactly as it was.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+from llama_index.vector_stores.faiss import FaissVectorStore
+
+from index.errors import IndexDamaged, IndexMismatch, IndexMissing
+from index.lexical import LexicalIndex
+from index.records import Chunk
+
+FORMAT_VERSION = 1
+CURRENT = "current"
+
+
+@dataclass
+class PassageIndex:
+    """Everything needed to search: passages in vector order, the vectors, BM25, the manifest."""
+
+    chunks: list[Chunk]
+    vectors: np.ndarray  # (n, dim) float32, L2-normalised, row i = chunks[i]
+    lexical: LexicalIndex
+    manifest: dict
+
+    def __post_init__(self) -> None:
+        flat = faiss.IndexFlatIP(self.vectors.shape[1])
+        flat.add(self.vectors)
+        # llama-index's FAISS integration owns the faiss index, so any llama-index consumer can query it.
+        self.vector_store = FaissVectorStore(faiss_index=flat)
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def dense_scores(self, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of the query to every passage (brute force; exact)."""
+        return self.vectors @ query_vector.astype(np.float32)
+
+
+def current_generation(index_dir: Path) -> Path:
+    """The folder of the complete index generation in ``index_dir``, or ``IndexMissing``."""
+    link = index_dir / CURRENT
+    if not link.exists():
+        raise IndexMissing(f"No index at {index_dir}.",
+                           "Run `dalil index PATH...` (for example `dalil index seeds/`) to build one.")
+    return link.resolve()
+
+
+def load_index(index_dir: Path) -> PassageIndex:
+    """Load and verify the current index; a damaged file raises ``IndexDamaged`` naming it."""
+    folder = current_generation(index_dir)
+    manifest = _read_manifest(folder, index_dir)
+    _verify_checksums(folder, manifest, index_dir)
+    try:
+        with open(folder / "chunks.jsonl", encoding="utf-8") as fh:
+            chunks = [Chunk.from_dict(json.loads(line)) for line in fh]
+        flat = faiss.read_index(str(folder / "vectors.faiss"))
+        vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d).copy()
+        lexical = LexicalIndex.load(folder / "lexical")
+    except Exception as err:  # any parse failure means a damaged index, whatever the library raised
+        raise IndexDamaged(f"The index at {index_dir} cannot be read ({type(err).__name__}: {err}).",
+                           _rebuild_hint(index_dir)) from err
+    if len(chunks) != vectors.shape[0]:
+        raise IndexDamaged(f"The index at {index_dir} has {len(chunks)} passages but {vectors.shape[0]} vectors.",
+                           _rebuild_hint(index_dir))
+    return PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest)
+
+
+def read_manifest(index_dir: Path) -> dict:
+    """The manifest of the current index (cheap: no vectors are loaded)."""
+    return _read_manifest(current_generation(index_dir), index_dir)
+
+
+def check_compatible(manifest: dict, wanted: dict, index_dir: Path) -> None:
+    """Refuse an index built with other settings, naming both values and the fix."""
+    for key in ("embedder", "normaliser_version", "tokeniser_version", "chunking"):
+        if manifest.get(key) != wanted.get(key):
+            raise IndexMismatch(
+                f"The index at {index_dir} was built with {key} = {json.dumps(manifest.get(key))}, "
+                f"but {json.dumps(wanted.get(key))} was asked for.",
+                "Rebuild it with `dalil index --rebuild PATH...`, or use another --index-dir.",
+            )
+
+
+def save_index(index_dir: Path, index: PassageIndex) -> Path:
+    """Write a new generation beside the current one, then switch ``current`` to it atomically."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    folder = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    try:
+        folder.mkdir()
+        _write_generation(folder, index)
+        _fsync_tree(folder)
+        tmp_link = index_dir / f".{CURRENT}.{os.getpid()}"
+        tmp_link.unlink(missing_ok=True)
+        tmp_link.symlink_to(folder.name)
+        os.replace(tmp_link, index_dir / CURRENT)  # the one atomic step that publishes the new index
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    remove_old_generations(index_dir)
+    return folder
+
+
+def remove_old_generations(index_dir: Path) -> None:
+    """Delete generations that ``current`` no longer points at (left by earlier or killed builds)."""
+    keep = (index_dir / CURRENT).resolve().name if (index_dir / CURRENT).exists() else None
+    for path in index_dir.glob("gen-*"):
+        if path.name != keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_generation(folder: Path, index: PassageIndex) -> None:
+    with open(folder / "chunks.jsonl", "w", encoding="utf-8") as fh:
+        for chunk in index.chunks:
+            fh.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+    index.vector_store.persist(str(folder / "vectors.faiss"))
+    (folder / "lexical").mkdir()
+    index.lexical.save(folder / "lexical")
+    manifest = dict(index.manifest, format=FORMAT_VERSION,
+                    checksums={name: _checksum(folder / name) for name in _data_files(folder)})
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _data_files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def _checksum(path: Path) -> dict:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def _read_manifest(folder: Path, index_dir: Path) -> dict:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or "checksums" not in manifest:
+            raise ValueError("not a Dalil manifest")
+    except (OSError, ValueError) as err:
+        raise IndexDamaged(f"The index file {folder / 'manifest.json'} is missing or damaged ({err}).",
+                           _rebuild_hint(index_dir)) from err
+    if manifest.get("format") != FORMAT_VERSION:
+        raise IndexMismatch(f"The index at {index_dir} has format {manifest.get('format')}; "
+                            f"this Dalil reads format {FORMAT_VERSION}.", _rebuild_hint(index_dir))
+    return manifest
+
+
+def _verify_checksums(folder: Path, manifest: dict, index_dir: Path) -> None:
+    for name, expected in manifest["checksums"].items():
+        path = folder / name
+        if not path.is_file():
+            raise IndexDamaged(f"The index file {path} is missing.", _rebuild_hint(index_dir))
+        if path.stat().st_size != expected["size"] or _checksum(path)["sha256"] != expected["sha256"]:
+            raise IndexDamaged(f"The index file {path} is damaged (its content does not match the manifest).",
+                               _rebuild_hint(index_dir))
+
+
+def _rebuild_hint(index_dir: Path) -> str:
+    return f"Rebuild it with `dalil index --rebuild --index-dir {index_dir} PATH...`."
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,129 @@
+"""Index builds: incremental updates, refusals, damaged files, and failures that leave the old index intact."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.build import build_index
+from index.embedding import DalilEmbedding
+from index.errors import ArticleError, IndexDamaged, IndexMismatch, IndexMissing
+from index.store import current_generation, load_index
+
+
+class CountingEmbedding(DalilEmbedding):
+    """Wraps the real embedder and counts what it is asked to embed; can fail after some passages."""
+
+    inner: DalilEmbedding
+    fail_after: int | None = None
+    embedded: int = 0
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if self.fail_after is not None and self.embedded + len(texts) > self.fail_after:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the middle of embedding
+        self.embedded += len(texts)
+        return self.inner.embed_passages(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.inner.embed_query(text)
+
+
+@pytest.fixture()
+def counting(use_embedder) -> CountingEmbedding:
+    return CountingEmbedding(inner=use_embedder, model_name=use_embedder.model_name, dim=use_embedder.dim)
+
+
+def snapshot(index_dir: Path) -> dict[str, bytes]:
+    folder = current_generation(index_dir)
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_build_then_update_embeds_only_changes(tmp_path: Path, articles_copy: Path, counting) -> None:
+    index_dir = tmp_path / "index"
+    first = build_index([articles_copy], index_dir, counting)
+    assert first.written and first.files == 4 and first.articles == 5
+    assert counting.embedded == first.passages
+
+    again = build_index([articles_copy], index_dir, counting)
+    assert not again.written and counting.embedded == first.passages  # nothing re-embedded
+
+    fire = articles_copy / "library_fire.md"
+    fire.write_text(fire.read_text(encoding="utf-8") + "\nThe mayor visited the site on Wednesday.\n",
+                    encoding="utf-8")
+    (articles_copy / "port_expansion.txt").unlink()
+    before = counting.embedded
+    update = build_index([articles_copy], index_dir, counting)
+    assert update.changed == ["library_fire.md"] and update.removed == ["port_expansion.txt"]
+    index = load_index(index_dir)
+    fire_passages = [c for c in index.chunks if c.source == "library_fire.md"]
+    assert counting.embedded - before == len(fire_passages)
+    assert not any(c.source == "port_expansion.txt" for c in index.chunks)
+    # The reused vectors are the same rows as before.
+    fresh = counting.inner.embed_passages([index.chunks[0].text])[0]
+    assert np.allclose(index.vectors[0], fresh, atol=1e-5)
+
+
+def test_interrupted_build_leaves_previous_index(tmp_path: Path, articles_copy: Path, counting) -> None:
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, counting)
+    before = snapshot(index_dir)
+    (articles_copy / "new.txt").write_text("خبر جديد\n\n" + "جملة جديدة عن المدينة. " * 80, encoding="utf-8")
+    counting.fail_after = counting.embedded + 1
+    with pytest.raises(KeyboardInterrupt):
+        build_index([articles_copy], index_dir, counting, rebuild=True)
+    assert snapshot(index_dir) == before
+    assert len(list(index_dir.glob("gen-*"))) == 1  # the half-written generation was removed
+
+
+def test_bad_file_stops_the_build_unless_skipped(tmp_path: Path, articles_copy: Path, counting) -> None:
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, counting)
+    before = snapshot(index_dir)
+    (articles_copy / "empty.txt").write_text("", encoding="utf-8")
+    with pytest.raises(ArticleError, match=r"(?s)empty.txt: the file is empty.*--skip-bad"):
+        build_index([articles_copy], index_dir, counting)
+    assert snapshot(index_dir) == before
+    report = build_index([articles_copy], index_dir, counting, skip_bad=True)
+    assert len(report.skipped) == 1 and "empty.txt" in report.skipped[0]
+
+
+def test_index_built_with_another_embedder_is_refused(tmp_path: Path, articles_copy: Path, counting) -> None:
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, counting)
+    other = CountingEmbedding(inner=counting.inner, model_name="st:other-model", dim=counting.dim)
+    with pytest.raises(IndexMismatch) as caught:
+        build_index([articles_copy], index_dir, other)
+    message = str(caught.value)
+    assert "use-m3" in message and "st:other-model" in message and "--rebuild" in message
+
+
+@pytest.mark.parametrize("damage", ["truncate", "zero", "delete"])
+@pytest.mark.parametrize("name", ["chunks.jsonl", "vectors.faiss", "manifest.json", "lexical/vocabulary.json"])
+def test_damaged_file_is_named(tmp_path: Path, fixture_index: Path, name: str, damage: str) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(fixture_index, index_dir, symlinks=True)
+    path = current_generation(index_dir) / name
+    if damage == "delete":
+        path.unlink()
+    elif damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_bytes(b"\x00" * path.stat().st_size)
+    with pytest.raises(IndexDamaged) as caught:
+        load_index(index_dir)
+    assert "manifest.json" in str(caught.value) or name in str(caught.value)
+    assert "--rebuild" in str(caught.value)
+
+
+def test_missing_index_says_how_to_build(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissing, match="dalil index"):
+        load_index(tmp_path / "nothing")
+
+
+def test_manifest_records_settings_and_files(fixture_index: Path) -> None:
+    manifest = json.loads((current_generation(fixture_index) / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["embedder"] == {"id": "use-m3", "dim": 512}
+    assert set(manifest) >= {"normaliser_version", "tokeniser_version", "chunking", "files", "checksums"}
+    assert all(len(record["sha256"]) == 64 for record in manifest["files"].values())

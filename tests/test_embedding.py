@@ -1,0 +1,37 @@
+"""Embedders: the real offline ones, a tiny sentence-transformers model through the production loader."""
+
+import numpy as np
+import pytest
+
+from index.embedding import E5Embedding, embedder_id, load_embedder
+from index.errors import ModelError
+
+
+def test_use_vectors_are_normalised_and_cross_lingual(use_embedder) -> None:
+    vectors = use_embedder.embed_passages(["The port will be expanded.", "سيتم توسيع الميناء.", "حريق في المكتبة"])
+    assert vectors.shape == (3, 512) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]  # same meaning across languages wins
+    assert len(use_embedder.get_query_embedding("port")) == 512  # the llama-index interface works too
+
+
+def test_e5_embeds_query_and_passage() -> None:
+    e5 = E5Embedding()
+    query = e5.embed_query("library fire")
+    passages = e5.embed_passages(["حريق في المكتبة القديمة", "افتتاح خط القطار"])
+    assert query.shape == (384,) and passages.shape == (2, 384)
+    assert passages[0] @ query > passages[1] @ query
+
+
+def test_sentence_transformer_folder_loads_with_e5_prefixes(tiny_st_model) -> None:
+    embedder = load_embedder(str(tiny_st_model))
+    assert embedder.model_name == f"st:{tiny_st_model}" == embedder_id(str(tiny_st_model))
+    assert embedder._query_prefix == "query: " and embedder._passage_prefix == "passage: "
+    vectors = embedder.embed_passages(["مدينة الواحة", "Karam library"])
+    assert vectors.shape == (2, 32)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_unloadable_model_name_is_a_clear_error() -> None:
+    with pytest.raises(ModelError, match="offline.*local model folder"):
+        load_embedder("no-such-org/no-such-model")

@@ -1,0 +1,74 @@
+"""Answers on the fixture articles: cited sentences in both languages, abstention, bad questions."""
+
+import pytest
+
+from assistant.qa import NOT_FOUND
+from index.errors import QuestionError
+from index.normalise import normalise
+
+
+def check_citations(answer) -> None:
+    """Every marker points at a citation, and every citation's span is a sentence of its passage."""
+    numbers = {c.n for c in answer.citations}
+    assert answer.markers() and set(answer.markers()) <= numbers
+    for c in answer.citations:
+        assert 0 <= c.start < c.end <= len(c.text)
+        assert c.sentence.strip() == c.sentence
+
+
+@pytest.mark.parametrize(
+    ("question", "expected", "source"),
+    [
+        ("How much will the port expansion in Al-Waha cost?", "8.8 مليون دينار", "port_expansion.txt"),
+        ("كم سريرا في مستشفى الأطفال الجديد؟", "120 سريرا", "world/briefs.jsonl"),
+        ("What caused the fire in the Karam library?", "electrical fault", "library_fire.md"),
+        ("ما سبب وفرة محصول الزيتون في قرية السنابل؟", "الأمطار الغزيرة", "world/olive_harvest.html"),
+        ("How long does the train trip to Nour Valley take now?", "55 minutes", "world/briefs.jsonl"),
+    ],
+)
+def test_answers_cite_the_sentence(fixture_assistant, question: str, expected: str, source: str) -> None:
+    answer = fixture_assistant.answer(question)
+    assert not answer.abstained
+    check_citations(answer)
+    assert normalise(expected) in normalise(answer.answer)
+    assert any(c.source == source and normalise(expected) in normalise(c.sentence) for c in answer.citations)
+    assert len(answer.answer) <= 400 + 10  # two sentences at most, plus markers
+
+
+@pytest.mark.parametrize(
+    "question",
+    # Questions sharing words with an article but not answered by it (the population of Al-Waha, a
+    # ticket price) are not yet recognised: see docs/answers.md, "Known misses".
+    ["Who won the chess championship in Oslo last year?", "من فاز بجائزة أفضل ممثل في مهرجان القاهرة السينمائي؟"],
+)
+def test_unanswerable_questions_abstain_and_show_closest(fixture_assistant, question: str) -> None:
+    answer = fixture_assistant.answer(question)
+    assert answer.abstained
+    assert answer.answer.startswith(NOT_FOUND)
+    check_citations(answer)
+    assert len(answer.citations) >= 2
+
+
+def test_json_schema(fixture_assistant) -> None:
+    data = fixture_assistant.answer("Who is the library director in Karam?").to_json()
+    assert set(data) == {"question", "answer", "abstained", "citations", "timings_ms"}
+    citation = data["citations"][0]
+    assert {"n", "source", "title", "text", "start", "end", "score"} <= set(citation)
+    assert citation["text"][citation["start"]:citation["end"]]
+    assert data["timings_ms"]["total_ms"] > 0
+
+
+@pytest.mark.parametrize(("question", "message"), [("", "empty"), ("   \n\t", "empty"), ("؟" * 102_400, "limit")])
+def test_bad_questions(fixture_assistant, question: str, message: str) -> None:
+    with pytest.raises(QuestionError, match=message):
+        fixture_assistant.answer(question)
+
+
+def test_k_controls_passages(fixture_assistant) -> None:
+    assert len(fixture_assistant.answer("library", k=2).hits) == 2
+    assert len(fixture_assistant.answer("library", k=4).hits) == 4
+
+
+def test_llama_index_retriever_interface(fixture_assistant) -> None:
+    nodes = fixture_assistant.retriever.retrieve("fire in the library")
+    assert nodes[0].node.metadata["source"] == "library_fire.md"
