@@ -114,18 +114,29 @@ class SentenceTransformerEmbedding(DalilEmbedding):
 
 
 def _load_sentence_transformer(name: str) -> Any:
-    # Dalil never reaches the network at run time: a hub name must already be in the local cache.
+    """Load a model folder, or a hub name from the local cache only: Dalil never downloads at run time."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hint = ("Give a local model folder, or a hub name already in the Hugging Face cache, "
+            "or use --embed-model use / e5.")
+    folder = Path(name).expanduser()
+    if not folder.is_dir():
+        # huggingface_hub reads HF_HUB_OFFLINE once, at import; asking for local files only is what
+        # makes a missing model fail at once instead of retrying the network for about 70 s.
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+        try:
+            folder = Path(snapshot_download(name, local_files_only=True))
+        except (LocalEntryNotFoundError, HFValidationError, OSError) as err:
+            raise ModelError(f"Cannot load the sentence-transformers model '{name}' offline: "
+                             "it is not a folder and not in the local cache.", hint) from err
     try:
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(name, device="cpu")
+        return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except (OSError, ValueError) as err:
-        raise ModelError(
-            f"Cannot load the sentence-transformers model '{name}' offline ({type(err).__name__}).",
-            "Give a local model folder, or a hub name already in the Hugging Face cache, "
-            "or use --embed-model use / e5.",
-        ) from err
+        raise ModelError(f"Cannot load the sentence-transformers model '{name}' ({type(err).__name__}: {err}).",
+                         hint) from err
 
 
 def _family_prefixes(name: str, model: Any) -> tuple[str, str]:

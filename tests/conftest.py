@@ -1,7 +1,13 @@
 """Shared fixtures: offline environment, the fixture articles, a tiny sentence-transformers model, indexes."""
 
+import os
 import shutil
 from pathlib import Path
+
+# Before anything imports huggingface_hub, which reads these once: no test may reach the network.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import pytest
 

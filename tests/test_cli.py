@@ -1,0 +1,118 @@
+"""The `dalil` command end to end: index, ask (text and JSON), and one clear line for each bad input."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import main
+from tests.conftest import ARTICLES, REPO
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    dalil = Path(sys.executable).parent / "dalil"
+    return subprocess.run([str(dalil), *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_index_then_ask_json(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    runner = CliRunner()
+    built = runner.invoke(main, ["index", str(ARTICLES), "--index-dir", str(index_dir)])
+    assert built.exit_code == 0, built.output
+    assert "4 files: 5 articles" in built.output
+    again = runner.invoke(main, ["index", "--index-dir", str(index_dir)])  # no paths: the index's own
+    assert "up to date" in again.output
+    asked = runner.invoke(main, ["ask", "متى ستبدأ أشغال توسعة الميناء؟", "--json", "-k", "3",
+                                 "--index-dir", str(index_dir)])
+    assert asked.exit_code == 0, asked.output
+    data = json.loads(asked.output)
+    assert "مارس" in data["answer"] and not data["abstained"]
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", data["answer"])}
+    assert markers and markers <= {c["n"] for c in data["citations"]}
+
+
+def test_ask_without_index_builds_the_seeds_first(tmp_path: Path) -> None:
+    result = run("ask", "What guarantees did Washington offer Algeria?", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "ضمانات جادة وتأكيدات راسخة" in result.stdout
+    assert (tmp_path / ".dalil" / "index" / "current").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", ""], "The question is empty"),
+        (["ask", "x" * 102_400], "the limit is 2,000"),
+        (["index", "/no/such/folder"], "no such file or folder"),
+        (["ask", "anything", "--embed-model", "e5"], "was built with embedder 'use-m3'"),
+        (["index", str(ARTICLES), "--rebuild", "--embed-model", "/no/such/model"],
+         "Cannot load the sentence-transformers model"),
+    ],
+)
+def test_bad_input_is_one_clear_line(fixture_index: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, [*args, "--index-dir", str(fixture_index)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_damaged_index_is_named_and_ask_fails(tmp_path: Path, fixture_index: Path) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(fixture_index, index_dir, symlinks=True)
+    vectors = (index_dir / "current").resolve() / "vectors.faiss"
+    vectors.write_bytes(vectors.read_bytes()[:100])
+    result = CliRunner().invoke(main, ["ask", "library", "--index-dir", str(index_dir)])
+    assert result.exit_code == 1
+    assert "vectors.faiss" in result.output and "--rebuild" in result.output
+
+
+def test_empty_folder_and_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(main, ["index", str(tmp_path / "empty"), "--index-dir", str(tmp_path / "ix")])
+    assert result.exit_code == 1 and "holds no" in result.output
+    (tmp_path / "blank.txt").write_text("")
+    result = CliRunner().invoke(main, ["index", str(tmp_path / "blank.txt"), "--index-dir", str(tmp_path / "ix")])
+    assert result.exit_code == 1 and "empty" in result.output
+
+
+def test_ctrl_c_during_index_leaves_previous_index(tmp_path: Path, fixture_index: Path) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(fixture_index, index_dir, symlinks=True)
+    before = os.readlink(index_dir / "current")
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(60):  # enough passages (hundreds) that embedding takes seconds
+        text = f"خبر رقم {i}\n\n" + f"جملة عن موضوع رقم {i} في المدينة. " * 200
+        (big / f"{i}.txt").write_text(text, encoding="utf-8")
+    dalil = Path(sys.executable).parent / "dalil"
+    proc = subprocess.Popen([str(dalil), "index", str(big), "--index-dir", str(index_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    deadline = time.monotonic() + 120
+    while b"Embedding" not in seen and time.monotonic() < deadline:  # the progress bar: embedding is under way
+        seen += os.read(proc.stderr.fileno(), 4096) or b""
+        if proc.poll() is not None:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (seen + err).decode(errors="replace")
+    assert b"interrupted; the index was not changed" in err
+    assert os.readlink(index_dir / "current") == before
+    assert len(list(index_dir.glob("gen-*"))) == 1
+    result = CliRunner().invoke(main, ["ask", "library", "--index-dir", str(index_dir)])
+    assert result.exit_code == 0
+
+
+def test_help_has_examples() -> None:
+    for command in (["--help"], ["index", "--help"], ["ask", "--help"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 0 and "Example usage" in result.output
+    assert REPO.joinpath("README.md").exists()
