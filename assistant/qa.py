@@ -57,7 +57,7 @@ class Assistant:
         coverage = self.index.lexical.coverage(tokenise(question))
         ranked = answering.rank_sentences(question, hits, self.embedder, query_vector, coverage)
         chosen = answering.choose_sentences(ranked)
-        if evidence.is_supported(question, chosen):
+        if evidence.is_supported(question, chosen, self.embedder.model_name):
             text, citations = answering.compose(chosen)
             abstained = False
         else:
