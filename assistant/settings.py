@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from index.errors import ConfigError
 
@@ -25,6 +25,33 @@ class Settings(BaseModel):
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved and shown per question (DALIL_TOP_K).")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
     seeds_dir: Path = Field(SEEDS_DIR, description="Corpus indexed on first use when there is no index.")
+    # The web server (`dalil serve`).
+    host: str = Field("127.0.0.1", description="Address `dalil serve` listens on; loopback only unless "
+                      "asked (DALIL_HOST).")
+    port: int = Field(7860, ge=1, le=65535, description="Port `dalil serve` listens on (DALIL_PORT).")
+    api_token: SecretStr | None = Field(
+        None, description="When set, the HTTP API, uploads and the web page require it as a bearer token "
+        "(the page asks for it as its password) (DALIL_API_TOKEN).")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Web origins allowed to call the API from a browser, comma-separated; "
+        "none by default (DALIL_CORS_ORIGINS).")
+    upload_dir: Path | None = Field(
+        None, description="Folder where uploaded articles are kept and indexed from; default: beside the "
+        "index, '<index_dir>-uploads' (DALIL_UPLOAD_DIR).")
+    max_upload_bytes: int = Field(5_000_000, ge=1, description="Largest article file accepted by upload, in "
+                                  "bytes (DALIL_MAX_UPLOAD_BYTES).")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):  # from the environment: "https://a.example,https://b.example"
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @property
+    def uploads_folder(self) -> Path:
+        """Where uploads go: ``upload_dir``, or a folder named after the index beside it."""
+        return self.upload_dir or self.index_dir.with_name(self.index_dir.name + "-uploads")
 
     @classmethod
     def load(cls, **overrides: object) -> "Settings":

@@ -1,0 +1,45 @@
+"""`dalil serve`: the chat page and the JSON API on one local web server."""
+
+from pathlib import Path
+
+import click
+
+from assistant.cli_options import EMBED_OPTION, INDEX_DIR_OPTION, reports_errors
+
+
+@click.command("serve")
+@click.option("--host", envvar="DALIL_HOST", show_envvar=True,
+              help="Address to listen on [default: 127.0.0.1, this machine only]. 0.0.0.0 opens it to the network.")
+@click.option("--port", type=click.IntRange(1, 65535), envvar="DALIL_PORT", show_envvar=True,
+              help="Port to listen on [default: 7860].")
+@INDEX_DIR_OPTION
+@EMBED_OPTION
+@reports_errors
+def serve_command(host: str | None, port: int | None, index_dir: Path | None, embed_model: str | None) -> None:
+    """Serve the chat page and the HTTP API (OpenAPI at /docs) until Ctrl-C.
+
+    With no index yet, one is first built from seeds/. DALIL_API_TOKEN, DALIL_CORS_ORIGINS,
+    DALIL_UPLOAD_DIR and DALIL_MAX_UPLOAD_BYTES configure access and uploads (see docs/web.md).
+
+    \b
+    Example usage:
+        dalil serve
+        dalil serve --port 8080 --index-dir ~/news-index
+        DALIL_API_TOKEN=s3cret dalil serve --host 0.0.0.0
+    """
+    from assistant.settings import Settings
+
+    settings = Settings.load(index_dir=index_dir, embed_model=embed_model, host=host, port=port)
+    click.echo(f"dalil: opening the index at {settings.index_dir}", err=True)
+    import uvicorn
+
+    from ui.server import create_app
+
+    app = create_app(settings)
+    library = app.state.library
+    health = library.health()
+    click.echo(f"dalil: {health['articles']} articles, {health['passages']} passages; uploads go to "
+               f"{settings.uploads_folder}", err=True)
+    click.echo(f"dalil: chat at http://{settings.host}:{settings.port}/ , API docs at /docs (Ctrl-C to stop)",
+               err=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
