@@ -1,41 +1,13 @@
 """The `dalil` command line: index articles, ask questions. Errors become one line and a non-zero exit."""
 
-import functools
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from assistant.settings import DEFAULT_INDEX_DIR, Settings
-from index.errors import DalilError
-
-INDEX_DIR_OPTION = click.option(
-    "--index-dir", type=click.Path(path_type=Path), envvar="DALIL_INDEX_DIR", show_envvar=True,
-    help=f"Folder of the index [default: {DEFAULT_INDEX_DIR}].")
-EMBED_OPTION = click.option(
-    "--embed-model", envvar="DALIL_EMBED_MODEL", show_envvar=True,
-    help="'use' (multilingual USE v3, fast, the default), 'e5' (multilingual-e5-small, better, slower), "
-         "or a sentence-transformers model name (already cached) or folder.")
-
-
-def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn Dalil's errors into one line on stderr and exit 1; Ctrl-C into exit 130."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except DalilError as err:
-            click.echo(f"dalil: {err}", err=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("dalil: interrupted; the index was not changed.", err=True)
-            sys.exit(130)
-
-    return wrapper
+from assistant.cli_options import EMBED_OPTION, INDEX_DIR_OPTION, reports_errors
+from assistant.settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -129,3 +101,12 @@ def format_answer(answer: Any) -> str:
         lines.append(f"    {c.sentence}")
     lines.append(f"({answer.timings_ms.get('total_ms', 0):.0f} ms)")
     return "\n".join(lines)
+
+
+# The other commands live beside what they drive; their modules import nothing heavy until they run,
+# so `dalil ask` does not pay for Gradio or matplotlib.
+from assistant.eval_command import eval_command  # noqa: E402
+from ui.serve_command import serve_command  # noqa: E402
+
+main.add_command(eval_command)
+main.add_command(serve_command)

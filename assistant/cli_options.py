@@ -1,0 +1,37 @@
+"""Options and error handling shared by every `dalil` command (kept apart so commands can import them)."""
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.settings import DEFAULT_INDEX_DIR
+from index.errors import DalilError
+
+INDEX_DIR_OPTION = click.option(
+    "--index-dir", type=click.Path(path_type=Path), envvar="DALIL_INDEX_DIR", show_envvar=True,
+    help=f"Folder of the index [default: {DEFAULT_INDEX_DIR}].")
+EMBED_OPTION = click.option(
+    "--embed-model", envvar="DALIL_EMBED_MODEL", show_envvar=True,
+    help="'use' (multilingual USE v3, fast, the default), 'e5' (multilingual-e5-small, better, slower), "
+         "or a sentence-transformers model name (already cached) or folder.")
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn Dalil's errors into one line on stderr and exit 1; Ctrl-C into exit 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DalilError as err:
+            click.echo(f"dalil: {err}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("dalil: interrupted; the index was not changed.", err=True)
+            sys.exit(130)
+
+    return wrapper
