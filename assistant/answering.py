@@ -105,8 +105,17 @@ def closest_passages(hits: list[Hit], ranked: list[Candidate], count: int = ANSW
     return citations
 
 
+# A bracketed number inside an article ("[12]", a footnote or "the [21]st century") would read as one of
+# Dalil's citation markers; in the answer's quotation it is written with parentheses instead.
+_BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
+
+
 def _clip(text: str) -> str:
-    """A sentence cut at a word boundary when it alone exceeds the answer length."""
+    """A sentence for the answer text: "[12]" written "(12)", cut at a word boundary when too long.
+
+    The citation keeps the sentence exactly as in the article; only the answer's quotation changes.
+    """
+    text = _BRACKETED_NUMBER.sub(r"(\1)", text)
     if len(text) <= MAX_ANSWER_CHARS:
         return text
     return re.sub(r"\s+\S*$", "", text[:MAX_ANSWER_CHARS]) + " …"

@@ -72,3 +72,21 @@ def test_k_controls_passages(fixture_assistant) -> None:
 def test_llama_index_retriever_interface(fixture_assistant) -> None:
     nodes = fixture_assistant.retriever.retrieve("fire in the library")
     assert nodes[0].node.metadata["source"] == "library_fire.md"
+
+
+def test_footnote_numbers_in_articles_do_not_become_markers(tmp_path, use_embedder) -> None:
+    from assistant.qa import Assistant
+    from assistant.settings import Settings
+    from index.build import build_index
+    from index.store import load_index
+
+    (tmp_path / "a.txt").write_text(
+        "Bridge report\n\nThe old bridge over the Salt River was closed in 1998 after a flood.[12] "
+        "Engineers said the pillars had cracked.[3]\n", encoding="utf-8")
+    build_index([tmp_path / "a.txt"], tmp_path / "ix", use_embedder)
+    assistant = Assistant(load_index(tmp_path / "ix"), use_embedder, Settings(index_dir=tmp_path / "ix"))
+    answer = assistant.answer("When was the bridge over the Salt River closed?")
+    assert not answer.abstained
+    assert set(answer.markers()) == {c.n for c in answer.citations}
+    assert "(12)" in answer.answer  # the number is kept, in parentheses
+    assert "[12]" in answer.citations[0].text  # the passage itself is shown as written
