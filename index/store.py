@@ -41,12 +41,14 @@ class PassageIndex:
     vectors: np.ndarray  # (n, dim) float32, L2-normalised, row i = chunks[i]
     lexical: LexicalIndex
     manifest: dict
+    faiss_index: faiss.IndexFlatIP | None = None  # holding ``vectors`` already (as loaded); else built here
 
     def __post_init__(self) -> None:
-        flat = faiss.IndexFlatIP(self.vectors.shape[1])
-        flat.add(self.vectors)
+        if self.faiss_index is None:
+            self.faiss_index = faiss.IndexFlatIP(self.vectors.shape[1])
+            self.faiss_index.add(self.vectors)
         # llama-index's FAISS integration owns the faiss index, so any llama-index consumer can query it.
-        self.vector_store = FaissVectorStore(faiss_index=flat)
+        self.vector_store = FaissVectorStore(faiss_index=self.faiss_index)
 
     @property
     def dim(self) -> int:
@@ -75,7 +77,8 @@ def load_index(index_dir: Path) -> PassageIndex:
         with open(folder / "chunks.jsonl", encoding="utf-8") as fh:
             chunks = [Chunk.from_dict(json.loads(line)) for line in fh]
         flat = faiss.read_index(str(folder / "vectors.faiss"))
-        vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d).copy()
+        # A view of the index's own memory, not a copy: the PassageIndex keeps ``flat`` alive with it.
+        vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
         lexical = LexicalIndex.load(folder / "lexical")
     except Exception as err:  # any parse failure means a damaged index, whatever the library raised
         raise IndexDamaged(f"The index at {index_dir} cannot be read ({type(err).__name__}: {err}).",
@@ -83,7 +86,7 @@ def load_index(index_dir: Path) -> PassageIndex:
     if len(chunks) != vectors.shape[0]:
         raise IndexDamaged(f"The index at {index_dir} has {len(chunks)} passages but {vectors.shape[0]} vectors.",
                            _rebuild_hint(index_dir))
-    return PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest)
+    return PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest, faiss_index=flat)
 
 
 def read_manifest(index_dir: Path) -> dict:
