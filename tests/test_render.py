@@ -68,3 +68,18 @@ def test_articles_table_escapes_titles() -> None:
              "uploaded": True}]
     html = render.articles_html(rows)
     assert "<img" not in html and "&lt;img" in html and "(uploaded)" in html
+
+
+def test_a_passage_cited_twice_is_shown_once_with_both_sentences_marked() -> None:
+    passage = "First sentence here. Second sentence there. Third one."
+    one = Citation(n=1, source="a.txt", title="A", text=passage, start=21, end=43, score=1.0, article_id="x")
+    two = Citation(n=2, source="a.txt", title="A", text=passage, start=0, end=20, score=0.5, article_id="x")
+    other = Citation(n=3, source="b.txt", title="B", text="Other passage.", start=0, end=14, score=0.2, article_id="y")
+    answer = Answer("q", "Second sentence there. [1] First sentence here. [2] Other passage. [3]", False,
+                    [one, two, other])
+    html = render.answer_html(answer, key="k")
+    assert html.count('class="dalil-passage"') == 2
+    assert html.count("<mark>") == 3
+    assert html.index("<mark>First sentence here.</mark>") < html.index("<mark>Second sentence there.</mark>")
+    for n in (1, 2, 3):  # every marker's anchor exists
+        assert f'href="#dalil-k-{n}"' in html and f'id="dalil-k-{n}"' in html

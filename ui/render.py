@@ -42,6 +42,7 @@ document.addEventListener('click', function (event) {
   event.stopPropagation();
   var target = document.getElementById((link.getAttribute('href') || '').slice(1));
   if (!target) return;
+  target = target.closest('.dalil-passage') || target;  // a second number's anchor sits inside its passage
   target.scrollIntoView({behavior: 'smooth', block: 'center'});
   target.classList.add('flash');
   setTimeout(function () { target.classList.remove('flash'); }, 1500);
@@ -78,21 +79,42 @@ def answer_html(answer: Answer, key: str) -> str:
     body = "".join(_marker(int(piece), key, cited) if i % 2 else text(piece) for i, piece in enumerate(pieces))
     badge = f'<span class="dalil-badge">{NOT_FOUND_LABEL}</span> ' if answer.abstained else ""
     kind = "dalil-answer abstained" if answer.abstained else "dalil-answer"
-    passages = "".join(passage_html(c, key) for c in answer.citations)
+    passages = "".join(passage_html(group, key) for group in _by_passage(answer.citations))
     return (f'<div class="{kind}">'
             f'<p dir="auto" class="dalil-text">{badge}{body}</p>'
             f'<ol class="dalil-passages">{passages}</ol></div>')
 
 
-def passage_html(citation: Citation, key: str) -> str:
-    """One numbered passage: title, file (date, source, link), the cited sentence highlighted."""
-    before = citation.text[:citation.start]
-    sentence = citation.text[citation.start:citation.end]
-    after = citation.text[citation.end:]
-    body = f"{text(before)}<mark>{text(sentence)}</mark>{text(after)}"
-    return (f'<li class="dalil-passage" id="{_anchor(key, citation.n)}">'
-            f'<div class="dalil-meta" dir="auto"><span class="dalil-num">[{citation.n}]</span> '
-            f'{_meta(citation)}</div><div class="dalil-text" dir="auto">{body}</div></li>')
+def passage_html(citations: Citation | list[Citation], key: str) -> str:
+    """One passage: its numbers, title, file (date, source, link), each cited sentence highlighted.
+
+    Two sentences of one answer often come from the same passage; it is shown once, with both sentences
+    highlighted and each followed by its number, and both markers lead to it.
+    """
+    group = [citations] if isinstance(citations, Citation) else sorted(citations, key=lambda c: c.start)
+    first = group[0]
+    body, cut = [], 0
+    for c in group:
+        if c.start < cut:  # the same sentence cited twice: highlight it once
+            continue
+        body.append(f'{text(first.text[cut:c.start])}<mark>{text(first.text[c.start:c.end])}</mark>'
+                    f'<sup class="dalil-num">[{c.n}]</sup>')
+        cut = c.end
+    body.append(text(first.text[cut:]))
+    numbers = sorted(c.n for c in group)
+    extra_anchors = "".join(f'<span id="{_anchor(key, n)}"></span>' for n in numbers[1:])
+    labels = " ".join(f"[{n}]" for n in numbers)
+    return (f'<li class="dalil-passage" id="{_anchor(key, numbers[0])}">{extra_anchors}'
+            f'<div class="dalil-meta" dir="auto"><span class="dalil-num">{labels}</span> '
+            f'{_meta(first)}</div><div class="dalil-text" dir="auto">{"".join(body)}</div></li>')
+
+
+def _by_passage(citations: list[Citation]) -> list[list[Citation]]:
+    """Citations grouped by the passage they quote, in order of their first number."""
+    groups: dict[tuple[str, str, str], list[Citation]] = {}
+    for c in sorted(citations, key=lambda c: c.n):
+        groups.setdefault((c.article_id, c.source, c.text), []).append(c)
+    return list(groups.values())
 
 
 def error_html(message: str) -> str:
