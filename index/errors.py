@@ -27,7 +27,8 @@ class DalilError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip()
+        separator = "" if self.message.endswith("\n") else " "  # a listing ends with its own newline
+        return f"{self.message}{separator}{self.hint}".strip()
 
 
 class InputError(DalilError):
