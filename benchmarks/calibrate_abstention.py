@@ -40,7 +40,7 @@ def rows_for(name: str, gold_path: Path, corpus: list[Path], embed_model: str) -
             gold = json.loads(line)
             question = gold["question"]
             vector = embedder.embed_query(question)
-            hits = assistant.retriever.search(question, k=5, query_vector=vector)
+            hits = assistant.retriever.search(question, k=max(5, answering.ANSWER_PASSAGES), query_vector=vector)
             coverage = assistant.index.lexical.coverage(tokenise(question))
             chosen = answering.choose_sentences(answering.rank_sentences(question, hits, embedder, vector, coverage))
             found = any(normalise(a) in normalise(" ".join(c.text for c in chosen)) for a in gold["answers"])
