@@ -156,3 +156,17 @@ def check_upload_is_shown_as_text(page, tmp_path: Path) -> None:
     assert "<script>alert(1)</script>" in text
     assert page.locator("#dalil-chat img[src=x], #dalil-chat script").count() == 0
     assert page.evaluate("() => document.querySelectorAll('img[onerror]').length") == 0
+
+
+def test_gradio_client_gets_the_same_object_as_the_api(server: str) -> None:
+    """The portal snippet in docs/web.md: gradio_client's /answer returns what POST /api/ask returns."""
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"  # gradio_client reads it in its own process
+    from gradio_client import Client
+
+    client = Client(server + "/", verbose=False, analytics_enabled=False)
+    answer = client.predict(ARABIC, 5, api_name="/answer")  # k = 5, the API default
+    expected = api_answer(server, ARABIC)
+    assert EXPECTED in answer["answer"] and not answer["abstained"]
+    assert answer["answer"] == expected["answer"]
+    assert [(c["n"], c["start"], c["end"]) for c in answer["citations"]] == \
+        [(c["n"], c["start"], c["end"]) for c in expected["citations"]]
