@@ -2,8 +2,11 @@
 
 import time
 
+import numpy as np
+
 from assistant import answering, evidence
-from assistant.records import Answer
+from assistant.answering import Candidate
+from assistant.records import Answer, Hit
 from assistant.retrieval import HybridRetriever
 from assistant.settings import Settings
 from index.build import Progress, build_index
@@ -48,15 +51,10 @@ class Assistant:
         """Answer ``question`` from the articles, citing the sentences used, or abstain."""
         question = self.check_question(question)
         k = k or self.settings.top_k
-        timings: dict[str, float] = {}
         started = time.perf_counter()
         query_vector = self.embedder.embed_query(question)
-        timings["embed_ms"] = _ms_since(started)
-        hits = self.retriever.search(question, k=max(k, answering.ANSWER_PASSAGES), query_vector=query_vector)
-        timings["retrieve_ms"] = _ms_since(started) - timings["embed_ms"]
-        coverage = self.index.lexical.coverage(tokenise(question))
-        ranked = answering.rank_sentences(question, hits, self.embedder, query_vector, coverage)
-        chosen = answering.choose_sentences(ranked)
+        timings = {"embed_ms": _ms_since(started)}
+        hits, ranked, chosen = self.select(question, k, query_vector, timings)
         if evidence.is_supported(question, chosen, self.embedder.model_name):
             text, citations = answering.compose(chosen)
             abstained = False
@@ -67,6 +65,21 @@ class Assistant:
         timings["total_ms"] = _ms_since(started)
         timings["answer_ms"] = timings["total_ms"] - timings["embed_ms"] - timings["retrieve_ms"]
         return Answer(question, text, abstained, citations, timings, hits=hits[:k])
+
+    def select(self, question: str, k: int, query_vector: np.ndarray,
+               timings: dict[str, float] | None = None) -> tuple[list[Hit], list[Candidate], list[Candidate]]:
+        """Retrieval and sentence choice, before the decision to answer: ``(hits, ranked, chosen)``.
+
+        ``answer`` builds on this; benchmarks/calibrate_abstention.py reads the same candidates, so the
+        threshold is calibrated on exactly what ``answer`` decides on.
+        """
+        started = time.perf_counter()
+        hits = self.retriever.search(question, k=max(k, answering.ANSWER_PASSAGES), query_vector=query_vector)
+        if timings is not None:
+            timings["retrieve_ms"] = _ms_since(started)
+        coverage = self.index.lexical.coverage(tokenise(question))
+        ranked = answering.rank_sentences(question, hits, self.embedder, query_vector, coverage)
+        return hits, ranked, answering.choose_sentences(ranked)
 
     def check_question(self, question: str) -> str:
         """The question stripped, or a ``QuestionError`` saying what is wrong with it."""

@@ -14,12 +14,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from assistant import answering, evidence  # noqa: E402
+from assistant import evidence  # noqa: E402
 from assistant.qa import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from index.build import build_index  # noqa: E402
 from index.embedding import load_embedder  # noqa: E402
-from index.lexical import tokenise  # noqa: E402
 from index.normalise import normalise  # noqa: E402
 from index.store import load_index  # noqa: E402
 
@@ -39,10 +38,7 @@ def rows_for(name: str, gold_path: Path, corpus: list[Path], embed_model: str) -
         for line in gold_path.read_text(encoding="utf-8").splitlines():
             gold = json.loads(line)
             question = gold["question"]
-            vector = embedder.embed_query(question)
-            hits = assistant.retriever.search(question, k=max(5, answering.ANSWER_PASSAGES), query_vector=vector)
-            coverage = assistant.index.lexical.coverage(tokenise(question))
-            chosen = answering.choose_sentences(answering.rank_sentences(question, hits, embedder, vector, coverage))
+            _, _, chosen = assistant.select(question, assistant.settings.top_k, embedder.embed_query(question))
             found = any(normalise(a) in normalise(" ".join(c.text for c in chosen)) for a in gold["answers"])
             typed = evidence.carries_type(evidence.expected_type(question), " ".join(c.text for c in chosen))
             rows.append((name, gold["id"], bool(gold["answers"]), found, typed, evidence.strength(chosen[0])))
