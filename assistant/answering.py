@@ -1,13 +1,14 @@
 """Extractive answers: the one or two sentences of the top passages that best answer the question."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from assistant.question_type import carries_type, expected_type
 from assistant.records import Citation, Hit
 from assistant.retrieval import zscore
+from index.deep import DeepLayer
 from index.embedding import DalilEmbedding
 from index.lexical import tokenise
 from index.records import Chunk
@@ -24,6 +25,13 @@ MIN_SENTENCE_CHARS = 20  # shorter pieces (datelines, "back to top") are never a
 PASSAGE_WEIGHT = 0.5
 OVERLAP_WEIGHT = 1.0
 TYPE_WEIGHT = 2.0  # a sentence holding a number/date, when the question asks for one
+# With a deep layer, the sentence's deep cosine leads and the fast encoder's counts half (XQuAD 00-23,
+# English answer_hit 0.743 with the deep cosine alone, 0.775 with both).
+FAST_WEIGHT_BESIDE_DEEP = 0.5
+# Reranking: a passage's place among the top ones is its fused score plus this times the score of its best
+# sentence (without the passage part), so a passage holding one sentence that answers outranks a passage
+# that is only about the topic (XQuAD 00-23 hit@1: Arabic 0.927 -> 0.942, English 0.815 -> 0.842).
+RERANK_WEIGHT = 0.7
 
 
 @dataclass(frozen=True)
@@ -33,44 +41,84 @@ class Candidate:
     hit: Hit
     span: tuple[int, int]
     score: float
-    similarity: float  # cosine of question and sentence
+    similarity: float  # cosine of question and sentence (the deep encoder's, when there is a deep layer)
     overlap: float  # share of the question's words found in the sentence
     # The highest cosine any sentence of the pool reaches (the same for every candidate of a question): the
     # abstention check's measure of how well the top passages match (assistant/evidence.py).
     pool_similarity: float = 0.0
+    own_score: float = 0.0  # ``score`` without its passage's share: how well the sentence alone answers
+    deep_scored: bool = False  # ``similarity`` is the deep encoder's cosine (else the fast encoder's)
+    coverage: float = 1.0  # share of the question's words found in the corpus: low for a foreign question
 
     @property
     def text(self) -> str:
         return self.hit.chunk.text[self.span[0]:self.span[1]]
 
 
-def rank_sentences(question: str, hits: list[Hit], embedder: DalilEmbedding,
-                   query_vector: np.ndarray, coverage: float) -> list[Candidate]:
+def rank_sentences(question: str, hits: list[Hit], embedder: DalilEmbedding, query_vector: np.ndarray,
+                   coverage: float, deep: DeepLayer | None = None,
+                   deep_vector: np.ndarray | None = None) -> list[Candidate]:
     """Every sentence of the top passages, scored and sorted best first.
 
     ``coverage`` is the share of the question's words found in the corpus: word overlap only counts for
-    a question in the corpus's language.
+    a question in the corpus's language. ``deep``/``deep_vector``: the index's deep layer and the question
+    embedded by its encoder, used when every passage of the pool has its deep vectors.
     """
-    pool = [(hit, span) for hit in hits[:ANSWER_PASSAGES] for span in hit.chunk.sentences
+    pool = [(hit, number, span) for hit in hits[:ANSWER_PASSAGES] for number, span in enumerate(hit.chunk.sentences)
             if _can_answer(hit.chunk, span)]
-    pool = pool or [(hit, span) for hit in hits[:1] for span in hit.chunk.sentences]
+    pool = pool or [(hit, number, span) for hit in hits[:1] for number, span in enumerate(hit.chunk.sentences)]
     if not pool:
         return []
-    texts = [hit.chunk.text[s:e] for hit, (s, e) in pool]
+    texts = [hit.chunk.text[s:e] for hit, _, (s, e) in pool]
     similarity = embedder.embed_passages(texts) @ query_vector
+    meaning = zscore(similarity)
+    deep_similarity = _deep_similarity(pool, deep, deep_vector)
+    if deep_similarity is not None:
+        meaning = zscore(deep_similarity) + FAST_WEIGHT_BESIDE_DEEP * meaning
+        similarity = deep_similarity
     question_tokens = set(tokenise(question))
     token_sets = [set(tokenise(text)) for text in texts]
     overlap = np.array([_overlap(question_tokens, tokens) for tokens in token_sets], dtype=np.float32)
-    passage = np.array([hit.score for hit, _ in pool], dtype=np.float32)
     lexical = _weighted_overlap(question_tokens, token_sets)
-    score = zscore(similarity) + PASSAGE_WEIGHT * zscore(passage) + OVERLAP_WEIGHT * coverage * zscore(lexical)
+    own = meaning + OVERLAP_WEIGHT * coverage * zscore(lexical)
     kind = expected_type(question)
     if kind:
-        score += TYPE_WEIGHT * np.array([carries_type(kind, text) for text in texts], dtype=np.float32)
+        own += TYPE_WEIGHT * np.array([carries_type(kind, text) for text in texts], dtype=np.float32)
+    passage = np.array([hit.score for hit, _, _ in pool], dtype=np.float32)
+    score = own + PASSAGE_WEIGHT * zscore(passage)
     best_similarity = float(similarity.max())
-    ranked = [Candidate(hit, span, float(sc), float(sim), float(ov), best_similarity)
-              for (hit, span), sc, sim, ov in zip(pool, score, similarity, overlap, strict=True)]
+    deep_scored = deep_similarity is not None
+    ranked = [Candidate(hit, span, float(sc), float(sim), float(ov), best_similarity, float(mine), deep_scored,
+                        coverage)
+              for (hit, _, span), sc, sim, ov, mine in zip(pool, score, similarity, overlap, own, strict=True)]
     return sorted(ranked, key=lambda c: -c.score)
+
+
+def _deep_similarity(pool: list[tuple[Hit, int, tuple[int, int]]], deep: DeepLayer | None,
+                     deep_vector: np.ndarray | None) -> np.ndarray | None:
+    """The deep cosine of each pool sentence, or None when the layer does not cover the whole pool."""
+    if deep is None or deep_vector is None or not all(hit.row >= 0 and deep.done[hit.row] for hit, _, _ in pool):
+        return None
+    rows = [int(deep.offsets[hit.row]) + number for hit, number, _ in pool]
+    return deep.sentences[rows] @ deep_vector
+
+
+def rerank(hits: list[Hit], ranked: list[Candidate]) -> list[Hit]:
+    """The top passages reordered by their fused score plus their best sentence's own score.
+
+    Only passages that gave sentences to ``ranked`` move; the rest keep their places after them.
+    """
+    best: dict[str, float] = {}
+    for cand in ranked:
+        best.setdefault(cand.hit.chunk.id, cand.own_score)
+    pooled = [hit for hit in hits if hit.chunk.id in best]
+    if len(pooled) < 2:
+        return hits
+    fused = zscore(np.array([hit.score for hit in pooled], dtype=np.float32))
+    new_scores = fused + RERANK_WEIGHT * np.array([best[hit.chunk.id] for hit in pooled], dtype=np.float32)
+    order = np.argsort(-new_scores, kind="stable")
+    moved = [replace(pooled[i], score=float(new_scores[i])) for i in order]
+    return moved + [hit for hit in hits if hit.chunk.id not in best]
 
 
 def _can_answer(chunk: Chunk, span: tuple[int, int]) -> bool:

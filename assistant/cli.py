@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from assistant.cli_options import EMBED_OPTION, INDEX_DIR_OPTION, reports_errors
+from assistant.cli_options import DEEP_OPTION, EMBED_OPTION, INDEX_DIR_OPTION, reports_errors
 from assistant.settings import Settings
 
 
@@ -27,11 +27,12 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @INDEX_DIR_OPTION
 @EMBED_OPTION
+@DEEP_OPTION
 @click.option("--rebuild", is_flag=True, help="Embed everything again instead of reusing unchanged files.")
 @click.option("--skip-bad", is_flag=True, help="Index the readable files and list the others, instead of stopping.")
 @reports_errors
 def index_command(paths: tuple[Path, ...], index_dir: Path | None, embed_model: str | None,
-                  rebuild: bool, skip_bad: bool) -> None:
+                  deep_model: str | None, rebuild: bool, skip_bad: bool) -> None:
     """Index .txt, .md, .html and .jsonl articles (files or folders, recursively).
 
     The index then holds exactly the articles under PATHS: new and changed files are embedded,
@@ -46,7 +47,7 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, embed_model: 
     """
     from assistant.indexing import run_index
 
-    settings = Settings.load(index_dir=index_dir, embed_model=embed_model)
+    settings = Settings.load(index_dir=index_dir, embed_model=embed_model, deep_model=deep_model)
     report = run_index(settings, list(paths), rebuild=rebuild, skip_bad=skip_bad)
     for line in report.notes + [f"skipped: {message}" for message in report.skipped]:
         click.echo(f"dalil: {line}", err=True)
@@ -58,8 +59,10 @@ def summary_line(report: Any, index_dir: Path) -> str:
     if not report.written:
         return f"Index at {index_dir} is up to date: {report.articles} articles, {report.passages} passages."
     changes = f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed"
+    deep = (f"; deep layer: {report.deep_embedded} passages in {report.deep_seconds:.1f} s"
+            if report.deep_embedded else "")
     return (f"Indexed {report.files} files: {report.articles} articles, {report.passages} passages "
-            f"({changes}; {report.embedded} passages embedded) in {report.seconds:.1f} s -> {index_dir}")
+            f"({changes}; {report.embedded} passages embedded{deep}) in {report.seconds:.1f} s -> {index_dir}")
 
 
 @main.command("ask")

@@ -20,6 +20,12 @@ EMBED_OPTION = click.option(
          "or a sentence-transformers model name (already cached) or folder.")
 
 
+DEEP_OPTION = click.option(
+    "--deep-model", envvar="DALIL_DEEP_MODEL", show_envvar=True,
+    help="Deep layer, filled in after the fast one: 'e5' (multilingual-e5-small, the default), "
+         "a sentence-transformers model name or folder, or 'none'.")
+
+
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn Dalil's errors into one line on stderr and exit 1; Ctrl-C into exit 130."""
 
@@ -30,8 +36,8 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except DalilError as err:
             click.echo(f"dalil: {err}", err=True)
             sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("dalil: interrupted; the index was not changed.", err=True)
+        except KeyboardInterrupt as err:
+            click.echo(f"dalil: {getattr(err, 'message', 'interrupted; the index was not changed.')}", err=True)
             sys.exit(130)
 
     return wrapper

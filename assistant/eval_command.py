@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from assistant.cli_options import EMBED_OPTION, INDEX_DIR_OPTION, reports_errors
+from assistant.cli_options import DEEP_OPTION, EMBED_OPTION, INDEX_DIR_OPTION, reports_errors
 from assistant.settings import Settings
 from index.errors import ConfigError, InputError
 
@@ -23,6 +23,7 @@ from index.errors import ConfigError, InputError
                    "Without it, the current index is used.")
 @INDEX_DIR_OPTION
 @EMBED_OPTION
+@DEEP_OPTION
 @click.option("-k", "ks", default="1,5,10", show_default=True, help="The k of hit@k and source@k, comma-separated.")
 @click.option("--group", "groups", multiple=True, metavar="NAME=GLOB[,GLOB]",
               help="Also report the questions whose gold source matches GLOB as group NAME (repeatable).")
@@ -33,8 +34,8 @@ from index.errors import ConfigError, InputError
               help="An older report.json: print each metric's change against it.")
 @reports_errors
 def eval_command(gold_path: Path, corpus: tuple[Path, ...], index_dir: Path | None, embed_model: str | None,
-                 ks: str, groups: tuple[str, ...], out: Path | None, md: Path | None, plot: Path | None,
-                 compare_path: Path | None) -> None:
+                 deep_model: str | None, ks: str, groups: tuple[str, ...], out: Path | None, md: Path | None,
+                 plot: Path | None, compare_path: Path | None) -> None:
     """Ask every question of a gold file and score passages, answers, citations, abstention and speed.
 
     With --corpus, a fresh index of those paths is built (in a temporary folder unless --index-dir
@@ -49,7 +50,7 @@ def eval_command(gold_path: Path, corpus: tuple[Path, ...], index_dir: Path | No
     from assistant.eval_report import compare, metric_table, plot_curves, text_table, to_markdown
     from assistant.evaluation import evaluate, load_gold
 
-    settings = Settings.load(index_dir=index_dir, embed_model=embed_model)
+    settings = Settings.load(index_dir=index_dir, embed_model=embed_model, deep_model=deep_model)
     k_values, group_patterns = parse_ks(ks), parse_groups(groups)
     gold = load_gold(gold_path, settings.max_question_chars)
     old = read_report(compare_path) if compare_path else None
@@ -125,7 +126,7 @@ def read_report(path: Path) -> dict:
 def open_assistant(settings: Settings, corpus: list[Path], fresh: bool) -> Iterator[tuple[object, float]]:
     """The assistant to measure, and how long building its index took (0 when an existing one is used)."""
     from assistant.indexing import progress_bar
-    from assistant.qa import Assistant
+    from assistant.qa import Assistant, load_deep_embedder
     from index.build import build_index
     from index.embedding import DEFAULT_EMBEDDER, load_embedder
     from index.store import load_index, read_manifest
@@ -138,10 +139,13 @@ def open_assistant(settings: Settings, corpus: list[Path], fresh: bool) -> Itera
         index_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dalil-eval-"))) if fresh \
             else settings.index_dir
         embedder = load_embedder(settings.embed_model or DEFAULT_EMBEDDER)
+        deep_embedder = load_deep_embedder(settings.deep_model)
         started = time.perf_counter()
-        build_index(corpus, index_dir, embedder, progress=progress_bar("Embedding passages"))
+        build_index(corpus, index_dir, embedder, progress=progress_bar("Embedding passages"),
+                    deep_embedder=deep_embedder, deep_progress=progress_bar("Deep layer"))
         seconds = time.perf_counter() - started
-        yield Assistant(load_index(index_dir), embedder, settings.model_copy(update={"index_dir": index_dir})), seconds
+        yield Assistant(load_index(index_dir), embedder, settings.model_copy(update={"index_dir": index_dir}),
+                        deep_embedder), seconds
 
 
 def question_bar():

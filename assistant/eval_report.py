@@ -166,6 +166,9 @@ def compare(old: dict, new: dict) -> str:
     was, now = old_config.get("embedder", {}).get("id"), new_config.get("embedder", {}).get("id")
     if was != now:
         notes.append(f"note: the embedder differs ({was} -> {now}).")
+    was, now = (old_config.get("deep") or {}).get("id"), (new_config.get("deep") or {}).get("id")
+    if was != now:
+        notes.append(f"note: the deep layer differs ({was} -> {now}).")
     was, now = old_config.get("corpus", {}).get("fingerprint"), new_config.get("corpus", {}).get("fingerprint")
     if was != now:
         notes.append(f"note: the corpus differs (fingerprint {was} -> {now}): the figures are over other articles.")

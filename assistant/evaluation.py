@@ -248,9 +248,14 @@ def run_config(assistant: Assistant, ks: Sequence[int], groups: dict[str, list[s
     manifest = assistant.index.manifest
     return {
         "embedder": manifest.get("embedder", {}),
+        "deep": manifest.get("deep"),
         "k": list(ks),
         "top_k": assistant.settings.top_k,
-        "fusion": {"lexical_weight": retrieval.LEXICAL_WEIGHT, "type_boost": retrieval.TYPE_BOOST},
+        "fusion": {"lexical_weight": retrieval.LEXICAL_WEIGHT, "type_boost": retrieval.TYPE_BOOST,
+                   "deep_passage_weight": retrieval.DEEP_PASSAGE_WEIGHT,
+                   "deep_sentence_weight": retrieval.DEEP_SENTENCE_WEIGHT,
+                   "fast_weight_beside_deep": retrieval.FAST_WEIGHT_BESIDE_DEEP,
+                   "rerank_weight": answering.RERANK_WEIGHT},
         "answer": {"answer_passages": answering.ANSWER_PASSAGES, "max_answer_chars": answering.MAX_ANSWER_CHARS,
                    "min_sentence_chars": answering.MIN_SENTENCE_CHARS,
                    "passage_weight": answering.PASSAGE_WEIGHT, "overlap_weight": answering.OVERLAP_WEIGHT,

@@ -13,12 +13,18 @@ unanswerable question's top cosine sits inside the answerable range). Two kinds 
 from assistant.answering import Candidate
 from assistant.question_type import carries_type, expected_type
 
-# Strength below which the best sentence is not trusted, per embedder: cosine scales differ between
-# models (USE puts related sentences near 0.3-0.6, e5 near 0.75-0.9). Calibrated with
-# benchmarks/calibrate_abstention.py on the seed gold set and the fixture questions (docs/answers.md):
-# the midpoint of the gap that decides the most questions right. An embedder with no calibrated value
-# relies on the answer-type check alone.
-MIN_STRENGTH = {"use-m3": 0.269, "e5-small-q4": 0.756}
+# Strength below which the best sentence is not trusted, per encoder, for a question in the corpus's
+# language and for a question in another language: cosine scales differ between models (USE puts related
+# sentences near 0.3-0.6, e5 near 0.75-0.9), and a question and its answer in two languages sit lower on
+# the same scale than in one. Calibrated with benchmarks/calibrate_abstention.py (docs/answers.md): the
+# midpoint of the gap that decides the most questions right. An encoder with no calibrated value relies on
+# the answer-type check alone.
+MIN_STRENGTH: dict[str, tuple[float, float]] = {
+    "use-m3": (0.269, 0.269),
+    "e5-small-q4": (0.756, 0.756),
+}
+# Below this share of its words found in the corpus, a question counts as being in another language.
+CROSS_LANGUAGE_COVERAGE = 0.5
 
 
 def strength(best: Candidate) -> float:
@@ -40,4 +46,10 @@ def is_supported(question: str, chosen: list[Candidate], embedder_id: str) -> bo
         return False
     if not carries_type(expected_type(question), " ".join(c.text for c in chosen)):
         return False
-    return strength(chosen[0]) >= MIN_STRENGTH.get(embedder_id, float("-inf"))
+    return strength(chosen[0]) >= threshold(embedder_id, chosen[0].coverage)
+
+
+def threshold(embedder_id: str, coverage: float) -> float:
+    """The calibrated strength threshold for this encoder and the question's language (-inf if none)."""
+    same, cross = MIN_STRENGTH.get(embedder_id, (float("-inf"), float("-inf")))
+    return cross if coverage < CROSS_LANGUAGE_COVERAGE else same

@@ -23,9 +23,13 @@ def run_index(settings: Settings, paths: list[Path], *, rebuild: bool = False,
         from assistant.qa import model_name_for
 
         name = model_name_for(manifest["embedder"]["id"])
+    from assistant.qa import load_deep_embedder
+
     embedder = load_embedder(name or DEFAULT_EMBEDDER)
     return build_index(paths, settings.index_dir, embedder, rebuild=rebuild, skip_bad=skip_bad,
-                       progress=progress_bar("Embedding passages"))
+                       progress=progress_bar("Embedding passages"),
+                       deep_embedder=load_deep_embedder(settings.deep_model),
+                       deep_progress=progress_bar(f"Deep layer ({settings.deep_model})"))
 
 
 def progress_bar(label: str) -> Progress:

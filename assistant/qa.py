@@ -21,9 +21,12 @@ NOT_FOUND = "The articles do not answer this question. The closest passages are"
 class Assistant:
     """Answers questions from one loaded index with its embedder."""
 
-    def __init__(self, index: PassageIndex, embedder: DalilEmbedding, settings: Settings | None = None) -> None:
+    def __init__(self, index: PassageIndex, embedder: DalilEmbedding, settings: Settings | None = None,
+                 deep_embedder: DalilEmbedding | None = None) -> None:
         self.index = index
         self.embedder = embedder
+        # The deep layer's encoder, when the index has one (index/deep.py); it embeds each question once more.
+        self.deep_embedder = deep_embedder if index.deep is not None else None
         self.settings = settings or Settings()
         self.retriever = HybridRetriever(index, embedder, top_k=self.settings.top_k)
 
@@ -37,15 +40,19 @@ class Assistant:
             if not settings.seeds_dir.is_dir():
                 raise
             embedder = load_embedder(settings.embed_model or DEFAULT_EMBEDDER)
-            build_index([settings.seeds_dir], index_dir, embedder, progress=progress)
-            return cls(load_index(index_dir), embedder, settings)
+            deep_embedder = load_deep_embedder(settings.deep_model)
+            build_index([settings.seeds_dir], index_dir, embedder, progress=progress, deep_embedder=deep_embedder,
+                        deep_progress=progress)
+            return cls(load_index(index_dir), embedder, settings, deep_embedder)
         built_with = manifest["embedder"]["id"]
         if settings.embed_model and embedder_id(settings.embed_model) != built_with:
             raise IndexMismatch(
                 f"The index at {index_dir} was built with embedder '{built_with}', "
                 f"but '{embedder_id(settings.embed_model)}' was asked for.",
                 "Leave out --embed-model to use the index's own, or rebuild with `dalil index --rebuild`.")
-        return cls(load_index(index_dir), load_embedder(model_name_for(built_with)), settings)
+        deep = manifest.get("deep")
+        deep_embedder = load_embedder(model_name_for(deep["id"])) if deep else None
+        return cls(load_index(index_dir), load_embedder(model_name_for(built_with)), settings, deep_embedder)
 
     def answer(self, question: str, k: int | None = None) -> Answer:
         """Answer ``question`` from the articles, citing the sentences used, or abstain."""
@@ -53,9 +60,10 @@ class Assistant:
         k = k or self.settings.top_k
         started = time.perf_counter()
         query_vector = self.embedder.embed_query(question)
+        deep_vector = self.deep_embedder.embed_query(question) if self.deep_embedder else None
         timings = {"embed_ms": _ms_since(started)}
-        hits, ranked, chosen = self.select(question, k, query_vector, timings)
-        if evidence.is_supported(question, chosen, self.embedder.model_name):
+        hits, ranked, chosen = self.select(question, k, query_vector, timings, deep_vector)
+        if evidence.is_supported(question, chosen, self.similarity_model(chosen)):
             text, citations = answering.compose(chosen)
             abstained = False
         else:
@@ -66,19 +74,28 @@ class Assistant:
         timings["answer_ms"] = timings["total_ms"] - timings["embed_ms"] - timings["retrieve_ms"]
         return Answer(question, text, abstained, citations, timings, hits=hits[:k])
 
-    def select(self, question: str, k: int, query_vector: np.ndarray,
-               timings: dict[str, float] | None = None) -> tuple[list[Hit], list[Candidate], list[Candidate]]:
-        """Retrieval and sentence choice, before the decision to answer: ``(hits, ranked, chosen)``.
+    def similarity_model(self, chosen: list[Candidate]) -> str:
+        """The encoder whose cosine the chosen sentences carry (the abstention threshold is per encoder)."""
+        if chosen and chosen[0].deep_scored and self.deep_embedder is not None:
+            return self.deep_embedder.model_name
+        return self.embedder.model_name
+
+    def select(self, question: str, k: int, query_vector: np.ndarray, timings: dict[str, float] | None = None,
+               deep_vector: np.ndarray | None = None) -> tuple[list[Hit], list[Candidate], list[Candidate]]:
+        """Retrieval, reranking and sentence choice, before the decision to answer: ``(hits, ranked, chosen)``.
 
         ``answer`` builds on this; benchmarks/calibrate_abstention.py reads the same candidates, so the
         threshold is calibrated on exactly what ``answer`` decides on.
         """
         started = time.perf_counter()
-        hits = self.retriever.search(question, k=max(k, answering.ANSWER_PASSAGES), query_vector=query_vector)
+        hits = self.retriever.search(question, k=max(k, answering.ANSWER_PASSAGES), query_vector=query_vector,
+                                     deep_vector=deep_vector)
         if timings is not None:
             timings["retrieve_ms"] = _ms_since(started)
         coverage = self.index.lexical.coverage(tokenise(question))
-        ranked = answering.rank_sentences(question, hits, self.embedder, query_vector, coverage)
+        ranked = answering.rank_sentences(question, hits, self.embedder, query_vector, coverage,
+                                          self.index.deep, deep_vector)
+        hits = answering.rerank(hits, ranked)
         return hits, ranked, answering.choose_sentences(ranked)
 
     def check_question(self, question: str) -> str:
@@ -91,6 +108,11 @@ class Assistant:
             raise QuestionError(f"The question is {len(question):,} characters long; the limit is {limit:,}.",
                                 "Ask a shorter question.")
         return question
+
+
+def load_deep_embedder(name: str | None) -> DalilEmbedding | None:
+    """The deep layer's encoder for a new index: ``name`` ('e5', a sentence-transformers model), or none."""
+    return None if name in (None, "", "none") else load_embedder(name)
 
 
 def model_name_for(embedder_id_: str) -> str:

@@ -16,6 +16,7 @@ class Hit:
     score: float  # fused score: what the ranking uses
     dense: float  # cosine similarity of question and passage
     lexical: float  # BM25 score (0 when no question word occurs in the passage)
+    row: int = -1  # the passage's position in the index (its vector row), when it came from one
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ Equal-weight rank fusion wrecks cross-language questions: BM25 ranks noise for a
 Arabic articles (XQuAD English hit@1 falls from 0.68 dense-only to 0.20). Here each method's scores are
 z-normalised over all passages and BM25 is weighted by the share of the question's words that occur in the
 corpus at all, so it counts fully for an Arabic question and fades to nothing for a foreign one.
+
+When the index has a deep layer (a second encoder, index/deep.py), its passage cosine and its best sentence
+cosine lead, and the fast encoder's cosine stays in with a smaller weight: the two encoders miss different
+questions (XQuAD articles 00-23, English questions: hit@1 0.742 deep alone, 0.816 with both; docs/quality.md).
 """
 
 import numpy as np
@@ -20,12 +24,35 @@ from index.store import PassageIndex
 LEXICAL_WEIGHT = 0.5
 # Added (in standard deviations) to passages that hold what a "when" / "how many" question asks for.
 TYPE_BOOST = 0.5
+# With a deep layer: weights of its passage cosine, of its best sentence cosine (a passage is as good as
+# its best sentence for a question one sentence answers), and of the fast encoder's cosine. Tuned on XQuAD
+# articles 00-23 only (docs/quality.md).
+DEEP_PASSAGE_WEIGHT = 1.0
+DEEP_SENTENCE_WEIGHT = 0.8
+FAST_WEIGHT_BESIDE_DEEP = 0.3
 
 
 def zscore(values: np.ndarray) -> np.ndarray:
     """Scores on one scale: mean 0, standard deviation 1 (all zeros when they are all equal)."""
     spread = float(values.std())
     return (values - values.mean()) / spread if spread > 1e-9 else np.zeros_like(values)
+
+
+def zscore_where(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``values`` z-normalised by the mean and spread of the entries where ``mask`` holds."""
+    chosen = values[mask]
+    spread = float(chosen.std())
+    return (values - chosen.mean()) / spread if spread > 1e-9 else np.zeros_like(values)
+
+
+def best_per_passage(sentence_scores: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The highest score among each passage's sentences (``offsets`` from index/deep.py)."""
+    counts = np.diff(offsets)
+    best = np.full(len(counts), -1.0, dtype=np.float32)
+    has = counts > 0
+    if sentence_scores.size:
+        best[has] = np.maximum.reduceat(sentence_scores, offsets[:-1][has])
+    return best
 
 
 class HybridRetriever(BaseRetriever):
@@ -38,8 +65,13 @@ class HybridRetriever(BaseRetriever):
         self.top_k = top_k
         self._carries: dict[str, np.ndarray] = {}  # answer kind -> which passages hold one (computed once)
 
-    def search(self, question: str, k: int | None = None, query_vector: np.ndarray | None = None) -> list[Hit]:
-        """The ``k`` best passages for ``question``, best first."""
+    def search(self, question: str, k: int | None = None, query_vector: np.ndarray | None = None,
+               deep_vector: np.ndarray | None = None) -> list[Hit]:
+        """The ``k`` best passages for ``question``, best first.
+
+        ``deep_vector`` is the question embedded by the deep layer's encoder; without it (or without a
+        deep layer) only the fast encoder and BM25 are used.
+        """
         k = k or self.top_k
         if query_vector is None:
             query_vector = self.embedder.embed_query(question)
@@ -47,12 +79,27 @@ class HybridRetriever(BaseRetriever):
         tokens = tokenise(question)
         weight = LEXICAL_WEIGHT * self.index.lexical.coverage(tokens)
         lexical = self.index.lexical.scores(tokens) if weight > 0 else np.zeros_like(dense)
-        fused = zscore(dense) + weight * zscore(lexical)
+        fused = self._dense_part(dense, deep_vector) + weight * zscore(lexical)
         kind = expected_type(question)
         if kind:
             fused += TYPE_BOOST * self._passages_carrying(kind)
         order = np.argsort(-fused, kind="stable")[:k]
-        return [Hit(self.index.chunks[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
+        return [Hit(self.index.chunks[i], float(fused[i]), float(dense[i]), float(lexical[i]), int(i))
+                for i in order]
+
+    def _dense_part(self, dense: np.ndarray, deep_vector: np.ndarray | None) -> np.ndarray:
+        """The encoders' share of the fused score: the fast one alone, or the deep layer leading it."""
+        fast = zscore(dense)
+        deep = self.index.deep
+        if deep is None or deep_vector is None or not deep.done.any():
+            return fast
+        passage = deep.passages @ deep_vector
+        sentence = best_per_passage(deep.sentences @ deep_vector, deep.offsets)
+        # Passages the deep layer has not reached yet keep the fast encoder's score in its place.
+        done = deep.done
+        deep_part = (DEEP_PASSAGE_WEIGHT * np.where(done, zscore_where(passage, done), fast)
+                     + DEEP_SENTENCE_WEIGHT * np.where(done, zscore_where(sentence, done), fast))
+        return deep_part + FAST_WEIGHT_BESIDE_DEEP * fast
 
     def _passages_carrying(self, kind: str) -> np.ndarray:
         if kind not in self._carries:

@@ -22,6 +22,9 @@ class Settings(BaseModel):
     embed_model: str | None = Field(
         None, description="Embedder for new indexes: 'use', 'e5', or a sentence-transformers name or folder. "
         "None = the one the index was built with, or 'use' for a new index (DALIL_EMBED_MODEL).")
+    deep_model: str = Field(
+        "e5", description="Deep layer for new indexes: a second, slower encoder filled in after the fast one "
+        "('e5', a sentence-transformers name or folder, or 'none') (DALIL_DEEP_MODEL).")
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved and shown per question (DALIL_TOP_K).")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
     seeds_dir: Path = Field(SEEDS_DIR, description="Corpus indexed on first use when there is no index.")

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from index import chunking
+from index import chunking, deep
+from index.deep import DeepLayer
 from index.embedding import DalilEmbedding
-from index.errors import ArticleError, IndexError_, IndexMismatch, IndexMissing
+from index.errors import ArticleError, DeepFillInterrupted, IndexError_, IndexMismatch, IndexMissing
 from index.lexical import TOKENISER_VERSION, LexicalIndex, tokenise
 from index.loading import LoadedFile, find_files, load_file
 from index.normalise import NORMALISER_VERSION
@@ -20,6 +21,10 @@ from index.records import Chunk
 from index.store import PassageIndex, check_compatible, load_index, save_index
 
 EMBED_BATCH = 64
+# The deep layer is embedded this many passages at a time (with their sentences), and published as a new
+# generation at least this often, so a long fill shows its gains while it runs and Ctrl-C loses little.
+DEEP_BATCH = 8
+DEEP_PUBLISH_SECONDS = 60.0
 # Progress is reported as (passages embedded so far, passages to embed).
 Progress = Callable[[int, int], None]
 
@@ -32,6 +37,8 @@ class BuildReport:
     articles: int = 0
     passages: int = 0
     embedded: int = 0  # passages embedded in this run (the rest were reused)
+    deep_embedded: int = 0  # passages (with their sentences) given deep vectors in this run
+    deep_seconds: float = 0.0  # time spent filling the deep layer
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -52,33 +59,76 @@ def index_settings(embedder: DalilEmbedding) -> dict:
 
 
 def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *, rebuild: bool = False,
-                skip_bad: bool = False, progress: Progress | None = None) -> BuildReport:
+                skip_bad: bool = False, progress: Progress | None = None,
+                deep_embedder: DalilEmbedding | None = None, deep_progress: Progress | None = None) -> BuildReport:
     """Make the index at ``index_dir`` hold exactly the articles under ``paths``.
 
     Unchanged files (same content hash) keep their passages and vectors; only new or changed files
     are embedded. Nothing is written until everything succeeded, so any failure, or Ctrl-C, leaves
-    the previous index as it was.
+    the previous index as it was. With a ``deep_embedder``, the fast layer is published first and the
+    deep layer is then filled in behind it, published in steps (index/deep.py).
     """
     started = time.perf_counter()
     report = BuildReport()
     settings = index_settings(embedder)
+    deep_id = deep_embedder.model_name if deep_embedder else None
     with _write_lock(index_dir):
         previous = None if rebuild else _previous_index(index_dir, settings)
         loaded = _load_all(paths, report, skip_bad)
-        chunks, vectors = _assemble(loaded, previous, embedder, report, progress)
+        chunks, vectors, deep_layer = _assemble(loaded, previous, embedder, deep_embedder, report, progress)
         report.files, report.passages = len(loaded), len(chunks)
         report.articles = sum(len(f.articles) for f in loaded)
-        if previous is not None and not (report.added or report.changed or report.removed):
-            report.seconds = time.perf_counter() - started
-            return report  # already up to date: nothing to write
-        manifest = dict(settings, paths=[str(p.resolve()) for p in paths], created_at=_now(),
-                        files=_file_records(loaded, chunks, previous),
-                        counts={"articles": report.articles, "passages": len(chunks)})
-        lexical = LexicalIndex.build([tokenise(c.text) for c in chunks])
-        save_index(index_dir, PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest))
-        report.written = True
+        unchanged = not (report.added or report.changed or report.removed)
+        if previous is not None and unchanged and _deep_id(previous) == deep_id:
+            index = previous  # already up to date: nothing to write, but the deep layer may be unfinished
+        else:
+            manifest = dict(settings, paths=[str(p.resolve()) for p in paths], created_at=_now(),
+                            files=_file_records(loaded, chunks, previous),
+                            counts={"articles": report.articles, "passages": len(chunks)})
+            lexical = LexicalIndex.build([tokenise(c.text) for c in chunks])
+            index = PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest, deep=deep_layer)
+            _publish(index_dir, index)
+            report.written = True
+        if deep_embedder is not None and not index.deep.complete:
+            _fill_deep(index_dir, index, deep_embedder, report, deep_progress)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _deep_id(index: PassageIndex) -> str | None:
+    return index.deep.model_id if index.deep is not None else None
+
+
+def _publish(index_dir: Path, index: PassageIndex) -> None:
+    """Write ``index`` as the current generation, its manifest saying how much of the deep layer is done."""
+    if index.deep is None:
+        index.manifest.pop("deep", None)
+    else:
+        index.manifest["deep"] = {"id": index.deep.model_id, "dim": index.deep.dim,
+                                  "done": int(index.deep.done.sum()), "passages": len(index.chunks)}
+    save_index(index_dir, index)
+
+
+def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, report: BuildReport,
+               progress: Progress | None) -> None:
+    """Give every passage not yet done its deep vectors, publishing a generation every so often."""
+    started = last_publish = time.monotonic()
+    todo = np.flatnonzero(~index.deep.done).tolist()
+    for start in range(0, len(todo), DEEP_BATCH):
+        batch = todo[start:start + DEEP_BATCH]
+        try:
+            deep.fill(index.deep, index.chunks, embedder, batch)
+        except KeyboardInterrupt:
+            raise DeepFillInterrupted from None
+        report.deep_embedded += len(batch)
+        if progress:
+            progress(report.deep_embedded, len(todo))
+        if time.monotonic() - last_publish >= DEEP_PUBLISH_SECONDS and start + DEEP_BATCH < len(todo):
+            _publish(index_dir, index)
+            last_publish = time.monotonic()
+    _publish(index_dir, index)
+    report.written = True
+    report.deep_seconds = time.monotonic() - started
 
 
 def _previous_index(index_dir: Path, settings: dict) -> PassageIndex | None:
@@ -118,8 +168,9 @@ def _load_all(paths: list[Path], report: BuildReport, skip_bad: bool) -> list[Lo
 
 
 def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder: DalilEmbedding,
-              report: BuildReport, progress: Progress | None) -> tuple[list[Chunk], np.ndarray]:
-    """Chunks and vectors in file order, reusing the previous index's rows for unchanged files."""
+              deep_embedder: DalilEmbedding | None, report: BuildReport,
+              progress: Progress | None) -> tuple[list[Chunk], np.ndarray, DeepLayer | None]:
+    """Chunks, vectors and deep layer in file order, reusing the previous index's rows for unchanged files."""
     old_files = previous.manifest["files"] if previous else {}
     old_rows = _rows_by_file(previous) if previous else {}
     pieces: list[tuple[list[Chunk], np.ndarray | None]] = []
@@ -138,7 +189,25 @@ def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder:
     new_texts = [c.text for chunks, vectors in pieces if vectors is None for c in chunks]
     new_vectors = _embed(new_texts, embedder, progress)
     report.embedded = len(new_texts)
-    return _concatenate(pieces, new_vectors, embedder.dim)
+    chunks, vectors = _concatenate(pieces, new_vectors, embedder.dim)
+    return chunks, vectors, _deep_rows(pieces, previous, old_rows, loaded, deep_embedder)
+
+
+def _deep_rows(pieces: list[tuple[list[Chunk], np.ndarray | None]], previous: PassageIndex | None,
+               old_rows: dict[str, list[int]], loaded: list[LoadedFile],
+               deep_embedder: DalilEmbedding | None) -> DeepLayer | None:
+    """The deep layer for the assembled passages: reused rows where the previous index has them (same
+    deep encoder), empty rows (to be filled) everywhere else."""
+    if deep_embedder is None:
+        return None
+    reuse = previous is not None and _deep_id(previous) == deep_embedder.model_name
+    parts = []
+    for item, (chunks, vectors) in zip(loaded, pieces, strict=True):
+        if reuse and vectors is not None:
+            parts.append(previous.deep.take(old_rows[str(item.path.resolve())]))
+        else:
+            parts.append(DeepLayer.empty(deep_embedder.model_name, deep_embedder.dim, chunks))
+    return deep.concatenate(parts)
 
 
 def _rows_by_file(index: PassageIndex) -> dict[str, list[int]]:

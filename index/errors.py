@@ -14,6 +14,9 @@ can all raise and catch the same classes without ``index/`` importing anything a
     │   └── IndexMismatch           built with another embedder / chunking / normaliser
     └── ModelError                  an embedding model cannot be loaded (offline, not installed)
 
+    DeepFillInterrupted             a KeyboardInterrupt (Ctrl-C) during the deep layer's fill, saying
+                                    that the steps published so far are kept
+
 Each error has a ``hint`` (what to do next) that surfaces append to the message.
 """
 
@@ -65,3 +68,13 @@ class IndexMismatch(IndexError_):
 
 class ModelError(DalilError):
     """An embedding model cannot be loaded."""
+
+
+class DeepFillInterrupted(KeyboardInterrupt):
+    """Ctrl-C while the deep layer was being filled: what was published before it stays and is usable.
+
+    A ``KeyboardInterrupt`` still (exit 130), carrying the line the CLI prints instead of "not changed".
+    """
+
+    message = ("interrupted while filling the deep layer; the index keeps every step published so far "
+               "(run `dalil index` again to finish it).")

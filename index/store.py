@@ -7,6 +7,7 @@ Layout of an index folder (``--index-dir``)::
     gen-.../chunks.jsonl            one passage (Chunk) per line, in vector order
     gen-.../vectors.faiss           FAISS inner-product index over L2-normalised vectors
     gen-.../lexical/                BM25 over normalised, light-stemmed tokens
+    gen-.../deep-*.npy              the deep layer: a second encoder's passage and sentence vectors (deep.py)
     .lock                           held (flock) by the one process writing a new generation
 
 A reader only ever opens what ``current`` points at, so a build that dies half-way leaves the
@@ -25,6 +26,7 @@ import faiss
 import numpy as np
 from llama_index.vector_stores.faiss import FaissVectorStore
 
+from index.deep import DeepLayer
 from index.errors import IndexDamaged, IndexMismatch, IndexMissing
 from index.lexical import LexicalIndex
 from index.records import Chunk
@@ -42,6 +44,7 @@ class PassageIndex:
     lexical: LexicalIndex
     manifest: dict
     faiss_index: faiss.IndexFlatIP | None = None  # holding ``vectors`` already (as loaded); else built here
+    deep: DeepLayer | None = None  # the second encoder's vectors, when the index has a deep layer
 
     def __post_init__(self) -> None:
         if self.faiss_index is None:
@@ -80,13 +83,15 @@ def load_index(index_dir: Path) -> PassageIndex:
         # A view of the index's own memory, not a copy: the PassageIndex keeps ``flat`` alive with it.
         vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
         lexical = LexicalIndex.load(folder / "lexical")
+        deep = DeepLayer.load(folder, manifest["deep"]["id"], chunks) if manifest.get("deep") else None
     except Exception as err:  # any parse failure means a damaged index, whatever the library raised
         raise IndexDamaged(f"The index at {index_dir} cannot be read ({type(err).__name__}: {err}).",
                            _rebuild_hint(index_dir)) from err
     if len(chunks) != vectors.shape[0]:
         raise IndexDamaged(f"The index at {index_dir} has {len(chunks)} passages but {vectors.shape[0]} vectors.",
                            _rebuild_hint(index_dir))
-    return PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest, faiss_index=flat)
+    return PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest, faiss_index=flat,
+                        deep=deep)
 
 
 def read_manifest(index_dir: Path) -> dict:
@@ -140,6 +145,8 @@ def _write_generation(folder: Path, index: PassageIndex) -> None:
     index.vector_store.persist(str(folder / "vectors.faiss"))
     (folder / "lexical").mkdir()
     index.lexical.save(folder / "lexical")
+    if index.deep is not None:
+        index.deep.save(folder)
     manifest = dict(index.manifest, format=FORMAT_VERSION,
                     checksums={name: _checksum(folder / name) for name in _data_files(folder)})
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")

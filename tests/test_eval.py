@@ -85,7 +85,9 @@ def test_evaluate_the_fixture_assistant(fixture_assistant) -> None:
 def test_cli_end_to_end(tmp_path: Path, fixture_index: Path) -> None:
     runner = CliRunner()
     out, md, png = tmp_path / "r" / "report.json", tmp_path / "report.md", tmp_path / "curve.png"
+    # --deep-model none: the fixture index compared with below has no deep layer either.
     first = runner.invoke(main, ["eval", "--gold", str(GOLD), "--corpus", str(ARTICLES), "-k", "1,5",
+                                 "--deep-model", "none",
                                  "--out", str(out), "--md", str(md), "--plot", str(png)])
     assert first.exit_code == 0, first.output
     assert "hit@5" in first.output and "16 questions in" in first.output

@@ -4,8 +4,12 @@ Questions are answered by whichever ``Assistant`` is current. An upload or a rem
 worker thread, one job at a time; when the new index generation is written, a new ``Assistant`` over it
 (sharing the loaded embedder) replaces the old one in one assignment. Questions asked meanwhile are
 answered from the old index; a job that fails leaves the index, and the uploads folder, as they were.
+A generation published by another process (`dalil index`, or the next step of its deep layer) is
+noticed at the next question and loaded the same way, so answers improve while the deep layer fills.
 """
 
+import logging
+import os
 import threading
 import time
 import uuid
@@ -17,9 +21,12 @@ from assistant.qa import Assistant
 from assistant.records import Answer
 from assistant.settings import Settings
 from index.build import build_index
+from index.embedding import load_embedder
 from index.errors import ArticleError, DalilError
-from index.store import load_index
+from index.store import CURRENT, load_index
 from ui.uploads import accept_upload
+
+log = logging.getLogger(__name__)
 
 
 class NotFound(DalilError):
@@ -61,6 +68,8 @@ class Library:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dalil-index")
         self._jobs: dict[str, Job] = {}
         self._events: dict[str, threading.Event] = {}
+        self._seen = self._published()  # the generation last loaded (or found damaged and skipped)
+        self._following = False  # a load of a newer generation is queued
 
     @property
     def assistant(self) -> Assistant:
@@ -71,13 +80,14 @@ class Library:
         return self.settings.uploads_folder
 
     def answer(self, question: str, k: int | None = None) -> Answer:
+        self._follow_published()
         return self._assistant.answer(question, k)
 
     def health(self) -> dict:
         manifest = self._assistant.index.manifest
         return {"status": "ok", "index_loaded": True, "index_dir": str(self.settings.index_dir),
                 "articles": manifest["counts"]["articles"], "passages": manifest["counts"]["passages"],
-                "files": len(manifest["files"]), "embedder": manifest["embedder"],
+                "files": len(manifest["files"]), "embedder": manifest["embedder"], "deep": manifest.get("deep"),
                 "indexing": any(not job.finished for job in self._jobs.values())}
 
     def articles(self) -> list[dict]:
@@ -159,9 +169,43 @@ class Library:
             job.done, job.total = done, total
 
         current = self._assistant
-        build_index(self._corpus_paths(), self.settings.index_dir, current.embedder, progress=progress)
+        build_index(self._corpus_paths(), self.settings.index_dir, current.embedder, progress=progress,
+                    deep_embedder=current.deep_embedder, deep_progress=progress)
         # One assignment swaps the index: a question in flight finishes on the Assistant it started with.
-        self._assistant = Assistant(load_index(self.settings.index_dir), current.embedder, current.settings)
+        self._assistant = Assistant(load_index(self.settings.index_dir), current.embedder, current.settings,
+                                    current.deep_embedder)
+        self._seen = self._published()
+
+    def _published(self) -> str | None:
+        """The generation ``current`` points at now (one readlink)."""
+        try:
+            return os.readlink(self.settings.index_dir / CURRENT)
+        except OSError:
+            return None
+
+    def _follow_published(self) -> None:
+        """Queue loading a generation that another process published since ours was loaded."""
+        if not self._following and self._published() not in (None, self._seen):
+            self._following = True
+            self._worker.submit(self._load_published)
+
+    def _load_published(self) -> None:
+        published = self._published()
+        try:
+            current = self._assistant
+            index = load_index(self.settings.index_dir)
+            deep = index.manifest.get("deep")
+            deep_embedder = current.deep_embedder
+            if deep and (deep_embedder is None or deep_embedder.model_name != deep["id"]):
+                from assistant.qa import model_name_for
+
+                deep_embedder = load_embedder(model_name_for(deep["id"]))
+            self._assistant = Assistant(index, current.embedder, current.settings, deep_embedder)
+        except Exception as err:  # a damaged or mismatched generation: keep serving the loaded one
+            log.warning("dalil: not loading the newly published index: %s", err)
+        finally:
+            self._seen = published
+            self._following = False
 
     def _corpus_paths(self) -> list[Path]:
         """The paths the index was built from, plus the uploads folder while it holds any article."""
