@@ -27,3 +27,22 @@ def test_strength_uses_the_pools_best_cosine_and_the_chosen_sentences_words() ->
     # A sentence chosen for its words (cosine 0.1) from passages whose best sentence has cosine 0.4.
     assert evidence.strength(_candidate(0.1, 0.5, 0.4)) == 0.4 + 0.5
     assert evidence.strength(_candidate(0.3, 0.0, 0.0)) == 0.3  # no pool figure: the sentence's own
+
+
+def test_the_threshold_depends_on_the_encoder_and_the_questions_language() -> None:
+    same, cross = evidence.MIN_STRENGTH["e5-small-q4"]
+    assert evidence.threshold("e5-small-q4", 0.9) == same  # most question words are in the corpus
+    assert evidence.threshold("e5-small-q4", 0.1) == cross  # an English question over Arabic articles
+    assert evidence.threshold("st:some-model", 0.9) == float("-inf")  # uncalibrated: the type check alone
+
+
+def test_rerank_moves_a_passage_with_an_answering_sentence_up() -> None:
+    from assistant.answering import rerank
+
+    first = Chunk("a", "a", "a.txt", "T", "About the topic in general.", 0, 27, ((0, 27),))
+    second = Chunk("b", "b", "b.txt", "T", "The sentence that answers.", 0, 26, ((0, 26),))
+    hits = [Hit(first, 2.0, 0.5, 0.0, 0), Hit(second, 1.8, 0.5, 0.0, 1)]
+    ranked = [Candidate(hits[1], (0, 26), 3.0, 0.8, 0.0, own_score=3.0),
+              Candidate(hits[0], (0, 27), 0.5, 0.6, 0.0, own_score=0.0)]
+    assert [h.chunk.id for h in rerank(hits, ranked)] == ["b", "a"]
+    assert [h.chunk.id for h in rerank(hits, ranked[1:])] == ["a", "b"]  # one passage in the pool: unchanged
