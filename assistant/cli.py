@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from assistant.cli_options import DEEP_OPTION, EMBED_OPTION, INDEX_DIR_OPTION, reports_errors
+from assistant.cli_options import DEEP_OPTION, EMBED_OPTION, INDEX_DIR_OPTION, llm_options, reports_errors
 from assistant.settings import Settings
 
 
@@ -72,33 +72,59 @@ def summary_line(report: Any, index_dir: Path) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the schema the HTTP API uses).")
 @INDEX_DIR_OPTION
 @EMBED_OPTION
+@llm_options
 @reports_errors
 def ask_command(question: str, top_k: int | None, as_json: bool, index_dir: Path | None,
-                embed_model: str | None) -> None:
+                embed_model: str | None, **llm: Any) -> None:
     """Answer QUESTION (English or Arabic) from the indexed articles, with numbered citations.
 
-    With no index yet, one is first built from seeds/.
+    With no index yet, one is first built from seeds/. With --llm, an LLM writes the answer from the
+    retrieved passages (streamed as it comes), each sentence citing them; if it fails, the extracted
+    answer is shown with a one-line notice.
 
     \b
     Example usage:
         dalil ask "Who visited Algeria on Wednesday?"
         dalil ask "من هو المسؤول الأمريكي الذي زار الجزائر؟" -k 3 --json
+        dalil ask "What did Washington offer Algeria?" --llm ollama:qwen2.5:3b
     """
+    from assistant.generation import Generator
     from assistant.indexing import progress_bar
     from assistant.qa import Assistant
 
-    settings = Settings.load(index_dir=index_dir, embed_model=embed_model, top_k=top_k)
+    settings = Settings.load(index_dir=index_dir, embed_model=embed_model, top_k=top_k, **llm)
+    generator = Generator.from_settings(settings)
     assistant = Assistant.open(settings, progress=progress_bar("Indexing seeds/ (first use)"))
-    answer = assistant.answer(question)
+    if generator is None:
+        answer, streamed = assistant.answer(question), ""
+    else:
+        answer, streamed = echo_stream(generator.stream(assistant, question), show=not as_json)
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
     else:
-        click.echo(format_answer(answer))
+        click.echo(format_answer(answer, with_text=streamed.strip() != answer.answer))
 
 
-def format_answer(answer: Any) -> str:
-    """The answer, then each citation with its title, file and the cited sentence."""
-    lines = [answer.answer, ""]
+def echo_stream(events: Any, show: bool) -> tuple[Any, str]:
+    """Print a generated answer's text as it streams (when ``show``); return the final answer and that text."""
+    streamed, final = "", None
+    for event in events:
+        if event.kind == "question":
+            click.echo(f"dalil: searching for: {event.text}", err=True)
+        elif event.kind == "delta" and show:
+            click.echo(event.text, nl=False)
+            streamed += event.text
+        final = event.answer or final
+    if streamed:
+        click.echo("")
+    if final.notice:
+        click.echo(f"dalil: {final.notice}", err=True)
+    return final, streamed
+
+
+def format_answer(answer: Any, with_text: bool = True) -> str:
+    """The answer (unless it was already streamed), then each citation with its title, file and sentence."""
+    lines = [answer.answer, ""] if with_text else [""]
     for c in answer.citations:
         lines.append(f"[{c.n}] {c.title} ({c.source})")
         lines.append(f"    {c.sentence}")

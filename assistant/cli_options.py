@@ -19,6 +19,28 @@ EMBED_OPTION = click.option(
     help="'use' (multilingual USE v3, fast, the default), 'e5' (multilingual-e5-small, better, slower), "
          "or a sentence-transformers model name (already cached) or folder.")
 
+_LLM_OPTIONS = [
+    click.option("--llm", envvar="DALIL_LLM", show_envvar=True,
+                 help="Generate answers with an LLM: 'openai-like' (with --llm-url and --llm-model) or "
+                      "'ollama:MODEL'. Without it, answers are the extracted sentences. See docs/llm.md."),
+    click.option("--llm-url", envvar="DALIL_LLM_URL", show_envvar=True,
+                 help="The LLM server, e.g. http://127.0.0.1:8000/v1 [Ollama default: http://127.0.0.1:11434]."),
+    click.option("--llm-model", envvar="DALIL_LLM_MODEL", show_envvar=True,
+                 help="Model name on the OpenAI-compatible server."),
+    click.option("--llm-api-key", envvar="DALIL_LLM_API_KEY", show_envvar=True,
+                 help="API key for the LLM server, if it needs one."),
+    click.option("--llm-timeout", type=click.FloatRange(min=0.1, max=3600), envvar="DALIL_LLM_TIMEOUT",
+                 show_envvar=True, help="Seconds the LLM has to answer before the extracted answer is shown "
+                                        "[default: 60]."),
+]
+
+
+def llm_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the --llm* options; the command receives them as keyword arguments named like the settings."""
+    for option in reversed(_LLM_OPTIONS):
+        command = option(command)
+    return command
+
 
 DEEP_OPTION = click.option(
     "--deep-model", envvar="DALIL_DEEP_MODEL", show_envvar=True,

@@ -3,6 +3,7 @@
 import contextlib
 import hashlib
 import json
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from assistant.cli_options import DEEP_OPTION, EMBED_OPTION, INDEX_DIR_OPTION, reports_errors
+from assistant.cli_options import DEEP_OPTION, EMBED_OPTION, INDEX_DIR_OPTION, llm_options, reports_errors
 from assistant.settings import Settings
 from index.errors import ConfigError, InputError
 
@@ -32,10 +33,11 @@ from index.errors import ConfigError, InputError
 @click.option("--plot", type=click.Path(path_type=Path), help="Draw hit@k curves per question language (PNG).")
 @click.option("--compare", "compare_path", type=click.Path(path_type=Path),
               help="An older report.json: print each metric's change against it.")
+@llm_options
 @reports_errors
 def eval_command(gold_path: Path, corpus: tuple[Path, ...], index_dir: Path | None, embed_model: str | None,
                  deep_model: str | None, ks: str, groups: tuple[str, ...], out: Path | None, md: Path | None,
-                 plot: Path | None, compare_path: Path | None) -> None:
+                 plot: Path | None, compare_path: Path | None, **llm: object) -> None:
     """Ask every question of a gold file and score passages, answers, citations, abstention and speed.
 
     With --corpus, a fresh index of those paths is built (in a temporary folder unless --index-dir
@@ -46,11 +48,14 @@ def eval_command(gold_path: Path, corpus: tuple[Path, ...], index_dir: Path | No
         dalil eval --gold ../shared/data/seed/gold.jsonl --corpus seeds/ --corpus ../shared/data/xquad/corpus_ar
         dalil eval --gold questions.jsonl --out report.json --md report.md --plot hits.png
         dalil eval --gold questions.jsonl --compare benchmarks/results/last.json -k 1,3,10
+        dalil eval --gold questions.jsonl --llm openai-like --llm-url http://127.0.0.1:8000/v1 --llm-model qwen
     """
     from assistant.eval_report import compare, metric_table, plot_curves, text_table, to_markdown
     from assistant.evaluation import evaluate, load_gold
+    from assistant.generation import GeneratingAssistant, Generator
 
-    settings = Settings.load(index_dir=index_dir, embed_model=embed_model, deep_model=deep_model)
+    settings = Settings.load(index_dir=index_dir, embed_model=embed_model, deep_model=deep_model, **llm)
+    generator = Generator.from_settings(settings)
     k_values, group_patterns = parse_ks(ks), parse_groups(groups)
     gold = load_gold(gold_path, settings.max_question_chars)
     old = read_report(compare_path) if compare_path else None
@@ -60,12 +65,17 @@ def eval_command(gold_path: Path, corpus: tuple[Path, ...], index_dir: Path | No
     started = time.perf_counter()
     with open_assistant(settings, list(corpus), fresh=index_dir is None) as (assistant, build_seconds):
         asked = time.perf_counter()
+        if generator is not None:  # the same scoring, over the generated answers
+            assistant = GeneratingAssistant(assistant, generator)
         report = evaluate(gold, assistant, k_values, progress=question_bar(), groups=group_patterns)
         eval_seconds = time.perf_counter() - asked
     report.config["gold"] = {"path": str(gold_path), "sha256": _sha256(gold_path)[:16], "questions": len(gold)}
     report.config["corpus"]["paths"] = [str(p) for p in corpus] or [str(settings.index_dir)]
     report.config["seconds"] = {"index": round(build_seconds, 1), "questions": round(eval_seconds, 1),
                                 "total": round(time.perf_counter() - started, 1)}
+    if generator is not None:
+        report.config["llm"] = generator.label
+        report.notes.append(generation_note(report.questions))
     data = report.to_json()
     for note in report.notes:
         click.echo(f"dalil: {note}", err=True)
@@ -84,6 +94,18 @@ def eval_command(gold_path: Path, corpus: tuple[Path, ...], index_dir: Path | No
             click.echo(f"{label}: {target}", err=True)
     if old is not None:
         click.echo(f"\nChange against {compare_path}:\n{compare(old, data)}")
+
+
+def generation_note(rows: list[dict]) -> str:
+    """How many answers the LLM wrote, and why the others fell back to the extracted answer."""
+    generated = sum(bool(row.get("generated")) for row in rows)
+    reasons: dict[str, int] = {}
+    for row in rows:
+        if not row.get("generated") and row.get("notice"):
+            reason = re.sub(r",? so the extracted answer .*|\s*The extracted answer .*", "", row["notice"])
+            reasons[reason] = reasons.get(reason, 0) + 1
+    fallbacks = "; ".join(f"{count}× {reason}" for reason, count in sorted(reasons.items(), key=lambda r: -r[1]))
+    return f"LLM: {generated} of {len(rows)} answers generated" + (f"; fell back: {fallbacks}" if fallbacks else "")
 
 
 def parse_ks(text: str) -> list[int]:

@@ -185,6 +185,7 @@ def score_question(item: GoldQuestion, answer: Answer, latency_ms: float) -> dic
             answer.answer, [c.text for c in answer.citations], numbers, item.answers)),
         "markers_ok": metrics.markers_resolve(answer.answer, numbers),
         "latency_ms": round(latency_ms, 2),
+        **({"generated": answer.generated, "notice": answer.notice} if answer.llm else {}),
     }
 
 

@@ -54,6 +54,11 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     # The ranked passages retrieval returned (the evaluator scores these; not part of the JSON).
     hits: list[Hit] = field(default_factory=list, repr=False)
+    # Set only when an LLM is configured (assistant/generation.py); absent from the JSON otherwise.
+    llm: str | None = None  # the model asked, e.g. "ollama:qwen2.5:3b"
+    generated: bool = False  # the text was written by the LLM (False: the extractive answer)
+    notice: str | None = None  # one line on why the LLM's answer was not used or was changed
+    rewritten_question: str | None = None  # a follow-up rewritten with the conversation, as searched
 
     def markers(self) -> list[int]:
         return [int(n) for n in MARKER.findall(self.answer)]
@@ -66,4 +71,6 @@ class Answer:
             "abstained": self.abstained,
             "citations": [asdict(c) for c in self.citations],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            **({"llm": self.llm, "generated": self.generated, "notice": self.notice,
+                "rewritten_question": self.rewritten_question} if self.llm else {}),
         }

@@ -43,6 +43,19 @@ class Settings(BaseModel):
         "index, '<index_dir>-uploads' (DALIL_UPLOAD_DIR).")
     max_upload_bytes: int = Field(5_000_000, ge=1, description="Largest article file accepted by upload, in "
                                   "bytes (DALIL_MAX_UPLOAD_BYTES).")
+    # Generated answers (docs/llm.md). No llm = the extractive answer.
+    llm: str | None = Field(None, description="The LLM that writes answers: 'openai-like' (with llm_url and "
+                            "llm_model) or 'ollama:MODEL'; none = extractive answers only (DALIL_LLM).")
+    llm_url: str | None = Field(None, description="Base URL of the LLM server, e.g. http://127.0.0.1:8000/v1; "
+                                "for Ollama default http://127.0.0.1:11434 (DALIL_LLM_URL).")
+    llm_model: str | None = Field(None, description="Model name the OpenAI-compatible server knows "
+                                  "(DALIL_LLM_MODEL).")
+    llm_api_key: SecretStr | None = Field(None, description="API key sent to the LLM server, if it needs one "
+                                          "(DALIL_LLM_API_KEY).")
+    llm_timeout: float = Field(60.0, gt=0, le=3600, description="Seconds the LLM has to finish an answer; after "
+                               "that the extractive answer is shown with a notice (DALIL_LLM_TIMEOUT).")
+    llm_max_tokens: int = Field(512, ge=16, le=32768, description="Longest generated answer, in tokens "
+                                "(DALIL_LLM_MAX_TOKENS).")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -12,10 +12,15 @@ can all raise and catch the same classes without ``index/`` importing anything a
     │   ├── IndexMissing            there is no index where we looked
     │   ├── IndexDamaged            a file of the index is missing, truncated or unreadable
     │   └── IndexMismatch           built with another embedder / chunking / normaliser
-    └── ModelError                  an embedding model cannot be loaded (offline, not installed)
+    ├── ModelError                  an embedding model cannot be loaded (offline, not installed)
+    └── LLMError                    the configured LLM failed: unreachable, HTTP error, unusable reply
+        └── LLMTimeout              it did not finish within the timeout
 
     DeepFillInterrupted             a KeyboardInterrupt (Ctrl-C) during the deep layer's fill, saying
                                     that the steps published so far are kept
+
+Surfaces never show an ``LLMError`` as a failure: the answer falls back to the extractive one, with the
+error's message as a one-line notice (assistant/generation.py).
 
 Each error has a ``hint`` (what to do next) that surfaces append to the message.
 """
@@ -78,3 +83,11 @@ class DeepFillInterrupted(KeyboardInterrupt):
 
     message = ("interrupted while filling the deep layer; the index keeps every step published so far "
                "(run `dalil index` again to finish it).")
+
+
+class LLMError(DalilError):
+    """The configured LLM could not give an answer (unreachable, HTTP error, failed while streaming)."""
+
+
+class LLMTimeout(LLMError):
+    """The configured LLM did not finish within the timeout."""

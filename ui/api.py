@@ -5,23 +5,34 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from index.errors import ArticleError, ConfigError, DalilError, IndexError_, InputError, ModelError, QuestionError
 from ui.library import Library, NotFound, Refused
+from ui.stream import sse_response
 from ui.uploads import UnsupportedType, UploadTooLarge, check_size
 
 # Longest request body /api/ask reads; the question limit itself is the assistant's (DALIL settings).
 MAX_ASK_BODY_BYTES = 1_000_000
 WAIT_SECONDS = 600
 Wait = Annotated[bool, Query(description="Reply only once the index is updated (up to 10 minutes).")]
+Stream = Annotated[bool, Query(description="Reply with server-sent events: `delta` text as it is written, then "
+                                           "`final` with the answer and its citations (docs/llm.md).")]
 STATUS = [  # most specific first
     (UploadTooLarge, 413), (UnsupportedType, 415), (ArticleError, 422), (QuestionError, 400),
     (ConfigError, 400), (InputError, 400), (NotFound, 404), (Refused, 409), (IndexError_, 503), (ModelError, 503),
 ]
+
+
+class Turn(BaseModel):
+    """An earlier question and the answer text it got."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(max_length=2000)
+    answer: str = Field(max_length=20000)
 
 
 class Question(BaseModel):
@@ -31,6 +42,8 @@ class Question(BaseModel):
     question: str = Field(description="The question, in English or Arabic.",
                           examples=["What guarantees did Washington offer Algeria?"])
     k: int | None = Field(None, ge=1, le=50, description="How many passages to retrieve (default: 5).")
+    history: list[Turn] = Field(default_factory=list, max_length=20, description="Earlier turns of the "
+                                "conversation, oldest first: with an LLM, a follow-up is rewritten with them.")
 
 
 def error_body(message: str, kind: str, status: int) -> JSONResponse:
@@ -103,9 +116,13 @@ def api_router(library: Library) -> APIRouter:
     """The ``/api`` routes over ``library``."""
     router = APIRouter(prefix="/api", dependencies=[Depends(bearer_auth(library))])
 
-    @router.post("/ask", summary="Answer a question with cited passages (the `dalil ask --json` object)")
-    def ask(body: Question) -> dict:
-        return library.answer(body.question, body.k).to_json()
+    @router.post("/ask", summary="Answer a question with cited passages (the `dalil ask --json` object)",
+                 response_model=None)
+    def ask(body: Question, stream: Stream = False) -> dict | StreamingResponse:
+        history = [(turn.question, turn.answer) for turn in body.history]
+        if stream:
+            return sse_response(library, body.question, body.k, history)
+        return library.answer(body.question, body.k, history).to_json()
 
     @router.get("/health", summary="Index loaded, article and passage counts, embedder")
     def health() -> dict:

@@ -11,6 +11,7 @@ import gradio as gr
 from index.errors import DalilError
 from index.loading import SUPPORTED
 from ui import render
+from ui.chat_stream import respond_stream
 from ui.library import Library
 
 EXAMPLES = ["What guarantees did Washington offer Algeria?", "ما هي الضمانات التي قدمتها واشنطن للجزائر؟"]
@@ -48,6 +49,11 @@ def chat_tab(library: Library) -> None:
     question = gr.Textbox(label="Question", placeholder="Ask about the articles, in English or Arabic",
                           elem_id="dalil-question", lines=1, max_lines=4, submit_btn="Ask")
     gr.Examples(EXAMPLES, inputs=question, label="Examples")
+    if library.generator is not None:  # LLM-written answers, streamed, with follow-ups (ui/chat_stream.py)
+        turns = gr.State([])
+        question.submit(partial(respond_stream, library), [question, chatbot, turns], [question, chatbot, turns],
+                        concurrency_limit=CHAT_CONCURRENCY, api_name="ask")
+        return
     question.submit(lambda q, history: respond(library, q, history), [question, chatbot], [question, chatbot],
                     concurrency_limit=CHAT_CONCURRENCY, api_name="ask")
 

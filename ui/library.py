@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from assistant.generation import Generator
 from assistant.qa import Assistant
 from assistant.records import Answer
 from assistant.settings import Settings
@@ -62,9 +63,11 @@ class Job:
 class Library:
     """What the server serves: answers from the current index, the article list, and updates to it."""
 
-    def __init__(self, assistant: Assistant, settings: Settings | None = None) -> None:
+    def __init__(self, assistant: Assistant, settings: Settings | None = None,
+                 generator: Generator | None = None) -> None:
         self.settings = settings or assistant.settings
         self._assistant = assistant
+        self.generator = generator  # an LLM writing the answers (docs/llm.md); None: extractive answers
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dalil-index")
         self._jobs: dict[str, Job] = {}
         self._events: dict[str, threading.Event] = {}
@@ -79,8 +82,10 @@ class Library:
     def uploads(self) -> Path:
         return self.settings.uploads_folder
 
-    def answer(self, question: str, k: int | None = None) -> Answer:
+    def answer(self, question: str, k: int | None = None, history: list[tuple[str, str]] | None = None) -> Answer:
         self._follow_published()
+        if self.generator is not None:
+            return self.generator.answer(self._assistant, question, k, history or ())
         return self._assistant.answer(question, k)
 
     def health(self) -> dict:

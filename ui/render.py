@@ -30,6 +30,7 @@ CSS = """
 .dalil-meta { font-size: .85em; color: #6b7280; }
 .dalil-passage mark { background: #fde68a; color: inherit; padding: 0 .1em; }
 a.dalil-marker { text-decoration: none; font-weight: 600; cursor: pointer; }
+.dalil-notice { font-size: .85em; color: #92400e; background: #fffbeb; padding: .1em .4em; border-radius: 4px; }
 #dalil-question textarea { unicode-bidi: plaintext; text-align: start; }
 .dalil-articles td, .dalil-articles th { unicode-bidi: plaintext; text-align: start; padding: .2em .6em; }
 """
@@ -80,9 +81,28 @@ def answer_html(answer: Answer, key: str) -> str:
     badge = f'<span class="dalil-badge">{NOT_FOUND_LABEL}</span> ' if answer.abstained else ""
     kind = "dalil-answer abstained" if answer.abstained else "dalil-answer"
     passages = "".join(passage_html(group, key) for group in _by_passage(answer.citations))
-    return (f'<div class="{kind}">'
+    return (f'<div class="{kind}">{_llm_lines(answer)}'
             f'<p dir="auto" class="dalil-text">{badge}{body}</p>'
             f'<ol class="dalil-passages">{passages}</ol></div>')
+
+
+def streaming_html(partial: str, rewritten: str | None = None) -> str:
+    """An answer being written: the text so far (markers not yet linked), and the question as searched."""
+    searched = _searched(rewritten) if rewritten else ""
+    return (f'<div class="dalil-answer streaming">{searched}'
+            f'<p dir="auto" class="dalil-text">{text(partial)}<span class="dalil-cursor">▍</span></p></div>')
+
+
+def _llm_lines(answer: Answer) -> str:
+    """Above a generated answer: the follow-up as searched, and the notice when the LLM's answer was not used."""
+    lines = _searched(answer.rewritten_question) if answer.rewritten_question else ""
+    if answer.notice:
+        lines += f'<div class="dalil-notice" dir="auto">{text(answer.notice)}</div>'
+    return lines
+
+
+def _searched(question: str) -> str:
+    return f'<div class="dalil-meta dalil-searched" dir="auto">Searched for: {text(question)}</div>'
 
 
 def passage_html(citations: Citation | list[Citation], key: str) -> str:

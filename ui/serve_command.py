@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from assistant.cli_options import EMBED_OPTION, INDEX_DIR_OPTION, reports_errors
+from assistant.cli_options import EMBED_OPTION, INDEX_DIR_OPTION, llm_options, reports_errors
 
 
 @click.command("serve")
@@ -14,22 +14,26 @@ from assistant.cli_options import EMBED_OPTION, INDEX_DIR_OPTION, reports_errors
               help="Port to listen on [default: 7860].")
 @INDEX_DIR_OPTION
 @EMBED_OPTION
+@llm_options
 @reports_errors
-def serve_command(host: str | None, port: int | None, index_dir: Path | None, embed_model: str | None) -> None:
+def serve_command(host: str | None, port: int | None, index_dir: Path | None, embed_model: str | None,
+                  **llm: object) -> None:
     """Serve the chat page and the HTTP API (OpenAPI at /docs) until Ctrl-C.
 
     With no index yet, one is first built from seeds/. DALIL_API_TOKEN, DALIL_CORS_ORIGINS,
     DALIL_UPLOAD_DIR and DALIL_MAX_UPLOAD_BYTES configure access and uploads (see docs/web.md).
+    With --llm, answers are written by that LLM and streamed (docs/llm.md).
 
     \b
     Example usage:
         dalil serve
         dalil serve --port 8080 --index-dir ~/news-index
         DALIL_API_TOKEN=s3cret dalil serve --host 0.0.0.0
+        dalil serve --llm openai-like --llm-url http://127.0.0.1:8000/v1 --llm-model qwen2.5-7b-instruct
     """
     from assistant.settings import Settings
 
-    settings = Settings.load(index_dir=index_dir, embed_model=embed_model, host=host, port=port)
+    settings = Settings.load(index_dir=index_dir, embed_model=embed_model, host=host, port=port, **llm)
     click.echo(f"dalil: opening the index at {settings.index_dir}", err=True)
     import uvicorn
 
@@ -40,6 +44,8 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None, em
     health = library.health()
     click.echo(f"dalil: {health['articles']} articles, {health['passages']} passages; uploads go to "
                f"{settings.uploads_folder}", err=True)
+    if library.generator is not None:
+        click.echo(f"dalil: answers written by {library.generator.label} at {library.generator.where}", err=True)
     click.echo(f"dalil: chat at http://{settings.host}:{settings.port}/ , API docs at /docs (Ctrl-C to stop)",
                err=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

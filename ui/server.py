@@ -13,6 +13,7 @@ import gradio as gr  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
 
+from assistant.generation import Generator  # noqa: E402
 from assistant.indexing import progress_bar  # noqa: E402
 from assistant.qa import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
@@ -64,7 +65,8 @@ def open_library(source: Assistant | Settings | Library, settings: Settings | No
         source = Assistant.open(source, progress=progress_bar("Indexing the seed articles (first start)"))
     # The first answer loads the embedder's weights; do it now rather than under the first users' questions.
     source.answer(WARM_UP_QUESTION)
-    return Library(source, settings or source.settings)
+    settings = settings or source.settings
+    return Library(source, settings, generator=Generator.from_settings(settings))
 
 
 def page_auth(library: Library):
