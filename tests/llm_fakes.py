@@ -49,5 +49,89 @@ class ScriptedLLM(CustomLLM):
 
 def scripted(*replies: Sequence[Any] | str, timeout: float = 5.0, delay: float = 0.0) -> Generator:
     """A Generator over a ScriptedLLM; a reply given as one string is split into 3-character tokens."""
-    listed = [[r[i:i + 3] for i in range(0, len(r), 3)] if isinstance(r, str) else list(r) for r in replies]
+    listed = [[r[i:i + 3] for i in range(0, len(r), 3)] or [""] if isinstance(r, str) else list(r) for r in replies]
     return Generator(ScriptedLLM(replies=listed, delay=delay), "scripted:fake", timeout, "scripted")
+
+
+def check_generated(answer) -> None:
+    """Citations numbered 1..n, each cited in the text and every marker resolving, spans on a sentence."""
+    numbers = [c.n for c in answer.citations]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert answer.markers() and set(answer.markers()) == set(numbers)
+    for c in answer.citations:
+        assert 0 <= c.start < c.end <= len(c.text)
+        assert c.sentence.strip() == c.sentence
+
+
+class FakeOpenAIServer:
+    """A loopback OpenAI-compatible server: POST /v1/chat/completions, plain or streamed (SSE), from a script.
+
+    ``replies`` are token lists, one per request; ``delay`` seconds pass before each token (a slow model).
+    ``requests`` keeps each request body. Use as a context manager; ``url`` is its API base.
+    """
+
+    def __init__(self, replies: list[list[str]], delay: float = 0.0) -> None:
+        import http.server
+
+        self.replies, self.delay, self.requests = list(replies), delay, []
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> "FakeOpenAIServer":
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type:
+        import http.server
+        import json
+
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # keep pytest output clean
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                fake.requests.append(body)
+                if not self.path.endswith("/chat/completions") or not fake.replies:
+                    self.send_error(404, "no such model or route")
+                    return
+                tokens = fake.replies.pop(0)
+                if body.get("stream"):
+                    self._stream(tokens, body["model"])
+                else:
+                    time.sleep(fake.delay * len(tokens))
+                    self._json({"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
+                                "choices": [{"index": 0, "finish_reason": "stop",
+                                             "message": {"role": "assistant", "content": "".join(tokens)}}]})
+
+            def _stream(self, tokens: list[str], model: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for token, finish in [*((t, None) for t in tokens), ("", "stop")]:
+                    time.sleep(fake.delay if finish is None else 0)
+                    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": model,
+                             "choices": [{"index": 0, "delta": {"role": "assistant", "content": token},
+                                          "finish_reason": finish}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+
+            def _json(self, data: dict) -> None:
+                raw = json.dumps(data).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        return Handler
