@@ -64,10 +64,12 @@ def check_generated(answer) -> None:
 
 
 class FakeOpenAIServer:
-    """A loopback OpenAI-compatible server: POST /v1/chat/completions, plain or streamed (SSE), from a script.
+    """A loopback OpenAI-compatible server: POST /v1/chat/completions, plain or streamed (SSE), from a script;
+    and Ollama's POST /api/chat, streamed as JSON lines.
 
     ``replies`` are token lists, one per request; ``delay`` seconds pass before each token (a slow model).
-    ``requests`` keeps each request body. Use as a context manager; ``url`` is its API base.
+    ``requests`` keeps each request body. Use as a context manager; ``url`` is its OpenAI API base, ``root``
+    the server itself (Ollama's base URL).
     """
 
     def __init__(self, replies: list[list[str]], delay: float = 0.0) -> None:
@@ -76,7 +78,8 @@ class FakeOpenAIServer:
         self.replies, self.delay, self.requests = list(replies), delay, []
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.root = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.root}/v1"
 
     def __enter__(self) -> "FakeOpenAIServer":
         import threading
@@ -101,11 +104,13 @@ class FakeOpenAIServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 fake.requests.append(body)
-                if not self.path.endswith("/chat/completions") or not fake.replies:
+                if not self.path.endswith(("/chat/completions", "/api/chat")) or not fake.replies:
                     self.send_error(404, "no such model or route")
                     return
                 tokens = fake.replies.pop(0)
-                if body.get("stream"):
+                if self.path == "/api/chat":
+                    self._ollama(tokens, body["model"])
+                elif body.get("stream"):
                     self._stream(tokens, body["model"])
                 else:
                     time.sleep(fake.delay * len(tokens))
@@ -125,6 +130,17 @@ class FakeOpenAIServer:
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")
+
+            def _ollama(self, tokens: list[str], model: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.end_headers()
+                for token, done in [*((t, False) for t in tokens), ("", True)]:
+                    time.sleep(fake.delay if not done else 0)
+                    line = {"model": model, "created_at": "2026-11-29T00:00:00Z", "done": done,
+                            "message": {"role": "assistant", "content": token}}
+                    self.wfile.write((json.dumps(line | ({"done_reason": "stop"} if done else {})) + "\n").encode())
+                    self.wfile.flush()
 
             def _json(self, data: dict) -> None:
                 raw = json.dumps(data).encode()

@@ -46,6 +46,16 @@ def test_openai_like_streams_through_the_real_client(fixture_assistant) -> None:
     assert answer.llm == "openai-like:fake-model" and answer.timings_ms["first_token_ms"] > 0
 
 
+def test_ollama_streams_through_its_own_client(fixture_assistant) -> None:
+    n = fault_number(fixture_assistant)
+    with FakeOpenAIServer([["An electrical fault caused ", "the fire [", str(n), "]."]]) as server:
+        generator = Generator.from_settings(Settings(llm="ollama:fake-model", llm_url=server.root))
+        answer = generator.answer(fixture_assistant, FIRE)
+    assert answer.generated and answer.answer == "An electrical fault caused the fire [1]."
+    assert answer.llm == "ollama:fake-model" and "electrical fault" in answer.citations[0].sentence
+    assert server.requests[0]["model"] == "fake-model" and server.requests[0]["stream"] is True
+
+
 def test_an_unreachable_server_gives_the_extractive_answer_at_once(fixture_assistant) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
