@@ -123,7 +123,7 @@ class Generator:
         reply = "".join(self._deltas(prompts.rewrite_messages(question, history)))
         line = next((line.strip() for line in reply.splitlines() if line.strip()), "")
         line = re.sub(r"^(?:rewritten|standalone)?\s*question\s*:\s*|^السؤال\s*:\s*", "", line, flags=re.IGNORECASE)
-        line = line.strip(" \"'«»“”`")
+        line = grounding.spoken(line).strip(" \"'«»“”`")  # a question carries no citation markers
         return line if 0 < len(line) <= max_chars else question
 
     def _ground(self, assistant: object, extractive: Answer, markers: MarkerFilter, hits: list[Hit],
@@ -218,7 +218,7 @@ def llm_error(err: BaseException, where: str, timeout: float) -> LLMError:
     if isinstance(err, LLMError):
         return err
     name = type(err).__name__
-    detail = (str(err).strip().splitlines() or [name])[0][:160]
+    detail = _detail(err)
     if isinstance(err, TimeoutError) or "Timeout" in name:
         return LLMTimeout(f"The LLM at {where} did not answer within {timeout:g} s.")
     if isinstance(err, ConnectionError) or "Connect" in name:
@@ -227,6 +227,18 @@ def llm_error(err: BaseException, where: str, timeout: float) -> LLMError:
     if status:
         return LLMError(f"The LLM at {where} answered HTTP {status} ({detail}).")
     return LLMError(f"The LLM at {where} failed ({name}: {detail}).")
+
+
+def _detail(err: BaseException) -> str:
+    """The server's own message when it sent one (JSON error body, Ollama's ``error``), else the exception's text;
+    HTML tags dropped, on one line, at most 160 characters."""
+    body = getattr(err, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        text = inner.get("message", inner) if isinstance(inner, dict) else inner
+    else:
+        text = getattr(err, "error", None) or str(err)
+    return " ".join(re.sub(r"<[^>]+>", " ", str(text)).split())[:160] or type(err).__name__
 
 
 class GeneratingAssistant:

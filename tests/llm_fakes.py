@@ -105,7 +105,8 @@ class FakeOpenAIServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 fake.requests.append(body)
                 if not self.path.endswith(("/chat/completions", "/api/chat")) or not fake.replies:
-                    self.send_error(404, "no such model or route")
+                    self._json({"object": "error", "type": "NotFoundError", "code": 404,  # as vLLM says it
+                                "message": f"The model `{body.get('model')}` does not exist."}, status=404)
                     return
                 tokens = fake.replies.pop(0)
                 if self.path == "/api/chat":
@@ -142,9 +143,9 @@ class FakeOpenAIServer:
                     self.wfile.write((json.dumps(line | ({"done_reason": "stop"} if done else {})) + "\n").encode())
                     self.wfile.flush()
 
-            def _json(self, data: dict) -> None:
+            def _json(self, data: dict, status: int = 200) -> None:
                 raw = json.dumps(data).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()

@@ -81,7 +81,9 @@ def test_a_slow_server_times_out_into_the_extractive_answer(fixture_assistant) -
 def test_an_http_error_is_a_notice(fixture_assistant) -> None:
     with FakeOpenAIServer([]) as server:  # no reply scripted: the server answers 404
         answer = generator_for(server.url).answer(fixture_assistant, FIRE)
-    assert not answer.generated and "answered HTTP 404" in answer.notice
+    assert not answer.generated
+    assert answer.notice == (f"The LLM at {server.url} answered HTTP 404 (The model `fake-model` does not exist.). "
+                             "The extracted answer is shown instead.")
 
 
 def read_events(body: str) -> list[tuple[str, dict]]:
