@@ -171,3 +171,26 @@ def test_the_chat_streams_and_rewrites_follow_ups(fixture_assistant) -> None:
     *_, (_, history, turns) = respond_stream(library, "and why?", history, turns)
     assert "Searched for: What caused the fire in the Karam library &lt;b&gt;?&lt;/b&gt;" in history[-1]["content"]
     assert len(history) == 4 and len(turns) == 2
+
+
+def test_dalil_eval_scores_the_generated_answers(fixture_index: Path, fixture_assistant, tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "fire", "question": FIRE, "answers": ["electrical fault"]}) + "\n"
+                    + json.dumps({"id": "cost", "question": "How much will the port expansion in Al-Waha cost?",
+                                  "answers": ["8.8"]}) + "\n", encoding="utf-8")
+    n = fault_number(fixture_assistant)
+    replies = [["An electrical fault [", str(n), "]."], ["It will cost a lot."]]  # the second cites nothing
+    with FakeOpenAIServer(replies) as server:
+        result = CliRunner().invoke(main, ["eval", "--gold", str(gold), "--index-dir", str(fixture_index),
+                                           "--out", str(tmp_path / "report.json"), "--llm", "openai-like",
+                                           "--llm-url", server.url, "--llm-model", "fake-model"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["config"]["llm"] == "openai-like:fake-model"
+    rows = {row["id"]: row for row in report["questions"]}
+    fire, cost = rows["fire"], rows["cost"]
+    assert fire["generated"] and fire["answer"] == "An electrical fault [1]." and fire["answer_hit"]
+    assert not cost["generated"] and "cited none" in cost["notice"]
+    assert cost["answer_hit"]  # the extractive answer it fell back to holds 8.8
+    assert report["notes"][-1] == ("LLM: 1 of 2 answers generated; fell back: 1× The model's answer cited none "
+                                   "of the passages")
