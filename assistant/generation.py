@@ -104,7 +104,8 @@ class Generator:
         asked = time.perf_counter()
         try:
             for delta in self._deltas(prompts.answer_messages(searched, [h.chunk for h in hits], arabic)):
-                timings.setdefault("first_token_ms", _ms_since(asked))
+                if delta:  # servers often open with an empty, role-only chunk
+                    timings.setdefault("first_token_ms", _ms_since(asked))
                 if shown := markers.feed(delta):
                     yield Event("delta", shown)
                 if grounding.wrong_language(markers.raw, arabic, EARLY_LANGUAGE_LETTERS):
