@@ -88,12 +88,15 @@ def ask_command(question: str, top_k: int | None, as_json: bool, index_dir: Path
         dalil ask "من هو المسؤول الأمريكي الذي زار الجزائر؟" -k 3 --json
         dalil ask "What did Washington offer Algeria?" --llm ollama:qwen2.5:3b
     """
-    from assistant.generation import Generator
     from assistant.indexing import progress_bar
     from assistant.qa import Assistant
 
     settings = Settings.load(index_dir=index_dir, embed_model=embed_model, top_k=top_k, **llm)
-    generator = Generator.from_settings(settings)
+    generator = None
+    if settings.llm:  # the generated-answer layer is not even imported without one
+        from assistant.generation import Generator
+
+        generator = Generator.from_settings(settings)
     assistant = Assistant.open(settings, progress=progress_bar("Indexing seeds/ (first use)"))
     if generator is None:
         answer, streamed = assistant.answer(question), ""

@@ -119,6 +119,7 @@ def test_the_api_streams_server_sent_events_with_citations_last(api, fixture_ass
     final = events[-1][1]
     assert "".join(data["text"] for _, data in events[:-1]) == final["answer"] == "An electrical fault [1] caused it."
     assert final["generated"] is True and final["citations"][0]["n"] == 1
+    assert client.get("/api/health").json()["llm"] == "openai-like:fake-model"
 
 
 def test_the_api_rewrites_a_follow_up_and_refuses_a_bad_question(api) -> None:

@@ -93,7 +93,8 @@ class Library:
         return {"status": "ok", "index_loaded": True, "index_dir": str(self.settings.index_dir),
                 "articles": manifest["counts"]["articles"], "passages": manifest["counts"]["passages"],
                 "files": len(manifest["files"]), "embedder": manifest["embedder"], "deep": manifest.get("deep"),
-                "indexing": any(not job.finished for job in self._jobs.values())}
+                "indexing": any(not job.finished for job in self._jobs.values()),
+                "llm": self.generator.label if self.generator is not None else None}
 
     def articles(self) -> list[dict]:
         """One row per indexed article: id, title, file, passages, when added, uploaded or not."""
