@@ -28,7 +28,8 @@ def test_streamed_chat_and_follow_up(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     rewrite = ["How many books did the fire in the Karam library destroy?"]
-    with FakeOpenAIServer([REPLY, rewrite, ["About 3,000 books [1]."]], delay=0.15) as llm:
+    replies = [REPLY, rewrite, ["About 3,000 books [1]."], ["Books burned [1]."]]
+    with FakeOpenAIServer(replies, delay=0.15) as llm:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DALIL_")}
         env.update(HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", GRADIO_ANALYTICS_ENABLED="False")
@@ -57,6 +58,11 @@ def test_streamed_chat_and_follow_up(tmp_path: Path) -> None:
                 follow_up = page.locator(".dalil-answer").last
                 assert "Searched for: How many books did the fire" in follow_up.inner_text()
                 assert follow_up.locator("a.dalil-marker").count() == 1
+                page.locator("#dalil-chat").get_by_label("Clear").click()  # a new conversation: no rewrite
+                page.wait_for_function("document.querySelectorAll('.dalil-answer').length == 0")
+                ask_and_watch(page, "and how many books?")
+                assert "Searched for" not in page.locator(".dalil-answer").last.inner_text()
+                assert len(llm.requests) == 4
                 browser.close()
         finally:
             os.killpg(process.pid, signal.SIGTERM)

@@ -53,6 +53,7 @@ def chat_tab(library: Library) -> None:
         turns = gr.State([])
         question.submit(partial(respond_stream, library), [question, chatbot, turns], [question, chatbot, turns],
                         concurrency_limit=CHAT_CONCURRENCY, api_name="ask")
+        chatbot.clear(lambda: [], outputs=turns)  # a cleared chat starts a new conversation
         return
     question.submit(lambda q, history: respond(library, q, history), [question, chatbot], [question, chatbot],
                     concurrency_limit=CHAT_CONCURRENCY, api_name="ask")
