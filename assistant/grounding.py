@@ -21,6 +21,7 @@ MARKER_GROUP = re.compile(rf"\[\s*(?:(?:passages?|sources?|المقطع|مقطع
                           re.IGNORECASE)
 _MAYBE_MARKER = re.compile(r"\[[\s\w,،;\-–]*")  # what a marker can look like before its "]" arrives
 HOLD_LIMIT = 40  # an unclosed "[" longer than this is text, not a marker
+WIDE_BRACKETS = str.maketrans("【［】］", "[[]]")  # some models cite as 【1】 or ［1］
 MAX_RANGE = 10  # "[2-5]" is expanded; a wider range is not a citation
 CLEAN_MARKERS = re.compile(r"(?:\[\d+\]\s*)+")
 ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u066e-\u06d3\u06fa-\u06ff]")
@@ -45,6 +46,7 @@ class MarkerFilter:
 
     def feed(self, delta: str) -> str:
         """Take the next piece of the stream; return what can be shown now."""
+        delta = delta.translate(WIDE_BRACKETS)
         self.raw += delta
         pending, self._held = self._held + delta, ""
         out: list[str] = []

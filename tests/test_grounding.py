@@ -36,6 +36,7 @@ def test_no_delta_ever_holds_part_of_a_marker() -> None:
         ("A [Passage 3] b [المقطع ٢].", "A [1] b [2].", []),
         ("A [2-3].", "A [1][2].", []),
         ("A [1][1] b [1].", "A [1] b [1].", []),
+        ("A 【2】 b ［3］.", "A [1] b [2].", []),
     ],
 )
 def test_markers_are_checked_and_renumbered(reply: str, text: str, invented: list[int]) -> None:
