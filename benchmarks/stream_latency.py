@@ -40,13 +40,11 @@ def main() -> None:
     import uvicorn
     from llm_fakes import FakeOpenAIServer
 
-    from assistant.generation import Generator
     from assistant.qa import Assistant
     from assistant.settings import Settings
     from index.build import build_index
     from index.embedding import load_embedder
     from index.store import load_index
-    from ui.library import Library
     from ui.server import create_app
 
     folder = Path(tempfile.mkdtemp(prefix="dalil-stream-"))
@@ -57,7 +55,7 @@ def main() -> None:
         settings = Settings(index_dir=folder / "index", upload_dir=folder / "uploads", llm="openai-like",
                             llm_url=fake.url, llm_model="fake")
         assistant = Assistant(load_index(folder / "index"), embedder, settings)
-        app = create_app(Library(assistant, settings, generator=Generator.from_settings(settings)))
+        app = create_app(assistant, settings)  # the LLM comes from the settings, as in `dalil serve`
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         threading.Thread(target=server.run, daemon=True).start()

@@ -53,6 +53,15 @@ def scripted(*replies: Sequence[Any] | str, timeout: float = 5.0, delay: float =
     return Generator(ScriptedLLM(replies=listed, delay=delay), "scripted:fake", timeout, "scripted")
 
 
+def library_with(assistant, generator: Generator, settings=None):
+    """A served Library over ``assistant`` whose answers ``generator`` writes."""
+    from ui.library import Library
+
+    library = Library(assistant, settings or assistant.settings)
+    library.generator = generator
+    return library
+
+
 def check_generated(answer) -> None:
     """Citations numbered 1..n, each cited in the text and every marker resolving, spans on a sentence."""
     numbers = [c.n for c in answer.citations]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from llm_fakes import FakeOpenAIServer, check_generated
+from llm_fakes import FakeOpenAIServer, check_generated, library_with
 
 from assistant.cli import main
 from assistant.generation import Generator
@@ -98,13 +98,11 @@ def read_events(body: str) -> list[tuple[str, dict]]:
 @pytest.fixture()
 def api(fixture_assistant, tmp_path: Path):
     """An API client whose library writes answers with the fake server; yields (client, server)."""
-    from ui.library import Library
     from ui.server import create_app
 
     with FakeOpenAIServer([]) as server:
         settings = fixture_assistant.settings.model_copy(update={"upload_dir": tmp_path / "uploads"})
-        library = Library(fixture_assistant, settings, generator=generator_for(server.url))
-        yield TestClient(create_app(library)), server
+        yield TestClient(create_app(library_with(fixture_assistant, generator_for(server.url), settings))), server
 
 
 def test_the_api_streams_server_sent_events_with_citations_last(api, fixture_assistant) -> None:
@@ -156,12 +154,11 @@ def test_the_chat_streams_and_rewrites_follow_ups(fixture_assistant) -> None:
     from llm_fakes import scripted
 
     from ui.chat_stream import respond_stream
-    from ui.library import Library
 
     n = fault_number(fixture_assistant)
     generator = scripted(["An electrical ", "fault [", str(n), "]."],
                          "What caused the fire in the Karam library <b>?</b>", [f"A fault [{n}]."])
-    library = Library(fixture_assistant, fixture_assistant.settings, generator=generator)
+    library = library_with(fixture_assistant, generator)
     # The last message as each step showed it (the step's list is updated in place afterwards).
     steps = [(history[-1]["content"], history, turns) for _, history, turns in respond_stream(library, FIRE, [], [])]
     shown = [content for content, _, _ in steps]

@@ -126,7 +126,7 @@ def api_router(library: Library) -> APIRouter:
 
     @router.get("/health", summary="Index loaded, article and passage counts, embedder")
     def health() -> dict:
-        return library.health()
+        return library.health() | {"llm": library.generator.label if library.generator else None}
 
     @router.get("/articles", summary="The indexed articles: id, title, file, passages, when added")
     def articles() -> dict:

@@ -63,11 +63,11 @@ class Job:
 class Library:
     """What the server serves: answers from the current index, the article list, and updates to it."""
 
-    def __init__(self, assistant: Assistant, settings: Settings | None = None,
-                 generator: Generator | None = None) -> None:
+    generator: Generator | None = None  # set when an LLM writes the answers (docs/llm.md); else extractive
+
+    def __init__(self, assistant: Assistant, settings: Settings | None = None) -> None:
         self.settings = settings or assistant.settings
         self._assistant = assistant
-        self.generator = generator  # an LLM writing the answers (docs/llm.md); None: extractive answers
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dalil-index")
         self._jobs: dict[str, Job] = {}
         self._events: dict[str, threading.Event] = {}
@@ -93,8 +93,7 @@ class Library:
         return {"status": "ok", "index_loaded": True, "index_dir": str(self.settings.index_dir),
                 "articles": manifest["counts"]["articles"], "passages": manifest["counts"]["passages"],
                 "files": len(manifest["files"]), "embedder": manifest["embedder"], "deep": manifest.get("deep"),
-                "indexing": any(not job.finished for job in self._jobs.values()),
-                "llm": self.generator.label if self.generator is not None else None}
+                "indexing": any(not job.finished for job in self._jobs.values())}
 
     def articles(self) -> list[dict]:
         """One row per indexed article: id, title, file, passages, when added, uploaded or not."""

@@ -65,8 +65,9 @@ def open_library(source: Assistant | Settings | Library, settings: Settings | No
         source = Assistant.open(source, progress=progress_bar("Indexing the seed articles (first start)"))
     # The first answer loads the embedder's weights; do it now rather than under the first users' questions.
     source.answer(WARM_UP_QUESTION)
-    settings = settings or source.settings
-    return Library(source, settings, generator=Generator.from_settings(settings))
+    library = Library(source, settings or source.settings)
+    library.generator = Generator.from_settings(library.settings)
+    return library
 
 
 def page_auth(library: Library):
