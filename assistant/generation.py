@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from assistant import grounding, prompts
 from assistant.grounding import MarkerFilter
 from assistant.llm import LLMSpec, llm_spec, make_llm
+from assistant.qa import Assistant
 from assistant.records import Answer, Citation, Hit
 from assistant.settings import Settings
 from index.errors import LLMError, LLMTimeout
@@ -65,7 +66,7 @@ class Generator:
             return None
         return cls(make_llm(spec), spec.label, spec.timeout, spec.url)
 
-    def answer(self, assistant: object, question: str, k: int | None = None, history: History = ()) -> Answer:
+    def answer(self, assistant: Assistant, question: str, k: int | None = None, history: History = ()) -> Answer:
         """The final answer of ``stream`` (same arguments)."""
         final = None
         for event in self.stream(assistant, question, k, history):
@@ -73,7 +74,7 @@ class Generator:
         assert final is not None  # stream always ends with a final event
         return final
 
-    def stream(self, assistant: object, question: str, k: int | None = None,
+    def stream(self, assistant: Assistant, question: str, k: int | None = None,
                history: History = ()) -> Iterator[Event]:
         """Answer ``question``: the rewritten question (if any), text deltas, then the final answer.
 
@@ -83,13 +84,13 @@ class Generator:
             k: passages retrieved (the prompt gets the best ``PROMPT_PASSAGES``).
             history: earlier (question, answer) turns; with any, the question is first rewritten to stand alone.
         """
-        question = assistant.check_question(question)  # type: ignore[attr-defined]
+        question = assistant.check_question(question)
         started = time.perf_counter()
         timings: dict[str, float] = {}
         searched = question
         if history := list(history):
             try:
-                searched = self.rewrite(question, history, assistant.settings.max_question_chars)  # type: ignore
+                searched = self.rewrite(question, history, assistant.settings.max_question_chars)
             except LLMError as err:
                 yield self._final(self._fallback(assistant.answer(question, k), _failed(err), None), started, timings)
                 return
@@ -97,7 +98,7 @@ class Generator:
             if searched != question:
                 yield Event("question", searched)
         rewritten = searched if searched != question else None
-        extractive = replace(assistant.answer(searched, k), question=question)  # type: ignore[attr-defined]
+        extractive = replace(assistant.answer(searched, k), question=question)
         hits = extractive.hits[:PROMPT_PASSAGES]
         arabic = is_arabic(question)
         markers = MarkerFilter(len(hits))
@@ -127,7 +128,7 @@ class Generator:
         line = grounding.spoken(line).strip(" \"'«»“”`")  # a question carries no citation markers
         return line if 0 < len(line) <= max_chars else question
 
-    def _ground(self, assistant: object, extractive: Answer, markers: MarkerFilter, hits: list[Hit],
+    def _ground(self, assistant: Assistant, extractive: Answer, markers: MarkerFilter, hits: list[Hit],
                 searched: str, arabic: bool) -> Answer:
         """The checked answer, or the extractive one with a notice when the model's cannot be used."""
         text = grounding.tidy(markers.text)
@@ -145,7 +146,7 @@ class Generator:
         return replace(extractive, answer=text, abstained=False, citations=citations, llm=self.label,
                        generated=True, notice=notice)
 
-    def _not_found(self, assistant: object, extractive: Answer, hits: list[Hit], searched: str,
+    def _not_found(self, assistant: Assistant, extractive: Answer, hits: list[Hit], searched: str,
                    arabic: bool) -> Answer:
         """The model's "the articles do not answer": abstained, listing the closest passages."""
         language = prompts.language_of(arabic)
@@ -167,7 +168,7 @@ class Generator:
         """The LLM's reply to ``messages`` piece by piece, within ``timeout``; failures become ``LLMError``."""
 
         def produce() -> Iterator[str]:
-            for response in self.llm.stream_chat(messages):  # type: ignore[attr-defined]
+            for response in self.llm.stream_chat(messages):
                 yield response.delta or ""
 
         return within(produce, self.timeout, self._error)
@@ -246,7 +247,7 @@ class GeneratingAssistant:
     """An ``Assistant`` whose ``answer`` is generated: what `dalil eval --llm` measures. Everything else is
     the wrapped assistant's."""
 
-    def __init__(self, assistant: object, generator: Generator) -> None:
+    def __init__(self, assistant: Assistant, generator: Generator) -> None:
         self.assistant, self.generator = assistant, generator
 
     def answer(self, question: str, k: int | None = None) -> Answer:

@@ -8,11 +8,15 @@ they are first cited, so the streamed text is already the final one and its cita
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from assistant import answering
 from assistant.records import Citation, Hit
 from index.lexical import tokenise
 from index.normalise import normalise
+
+if TYPE_CHECKING:
+    from assistant.qa import Assistant
 
 _DIGIT = r"[0-9\u0660-\u0669\u06f0-\u06f9]"  # ASCII, Arabic-Indic and Persian digits: int() reads them all
 _JOIN = r"\s*(?:[,،;]|[-–]|and|و)\s*"
@@ -181,7 +185,7 @@ class Support:
 
 
 def supporting_citations(cited: list[tuple[str, list[int]]], order: list[int], hits: list[Hit],
-                         assistant: object) -> list[Citation]:
+                         assistant: "Assistant") -> list[Citation]:
     """One citation per cited passage, its span on the sentence that best supports the claims citing it.
 
     Args:
@@ -201,9 +205,9 @@ def supporting_citations(cited: list[tuple[str, list[int]]], order: list[int], h
             for n in sorted(best)]
 
 
-def best_sentence(claim: str, hit: Hit, assistant: object) -> Support:
+def best_sentence(claim: str, hit: Hit, assistant: "Assistant") -> Support:
     """The sentence of ``hit``'s passage that best supports ``claim``, by the extractive answer's scoring."""
-    embedder, index = assistant.embedder, assistant.index  # type: ignore[attr-defined]
+    embedder, index = assistant.embedder, assistant.index
     if not claim.strip():
         return Support(hit.chunk.sentences[0], 0.0)
     vector = embedder.embed_query(claim)
