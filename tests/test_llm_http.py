@@ -95,13 +95,14 @@ def read_events(body: str) -> list[tuple[str, dict]]:
     return events
 
 
-@pytest.fixture()
-def api(fixture_assistant, tmp_path: Path):
+@pytest.fixture(scope="module")
+def api(fixture_assistant, tmp_path_factory: pytest.TempPathFactory):
     """An API client whose library writes answers with the fake server; yields (client, server)."""
     from ui.server import create_app
 
     with FakeOpenAIServer([]) as server:
-        settings = fixture_assistant.settings.model_copy(update={"upload_dir": tmp_path / "uploads"})
+        uploads = tmp_path_factory.mktemp("uploads")
+        settings = fixture_assistant.settings.model_copy(update={"upload_dir": uploads})
         yield TestClient(create_app(library_with(fixture_assistant, generator_for(server.url), settings))), server
 
 
@@ -127,7 +128,7 @@ def test_the_api_rewrites_a_follow_up_and_refuses_a_bad_question(api) -> None:
     reply = client.post("/api/ask", json={"question": "and what will it cost?", "history": history})
     data = reply.json()
     assert data["rewritten_question"] == "How much will the port expansion in Al-Waha cost?"
-    assert data["question"] == "and what will it cost?" and "Blue Sea company" in json.dumps(server.requests[0])
+    assert data["question"] == "and what will it cost?" and "Blue Sea company" in json.dumps(server.requests[-2])
     bad = client.post("/api/ask?stream=true", json={"question": " "})
     assert bad.status_code == 400 and bad.json()["type"] == "QuestionError"
 
