@@ -38,6 +38,9 @@ def test_a_generated_answer_cites_the_sentence_that_supports_each_claim(fixture_
                             "were destroyed [2]."
     by_n = {c.n: c for c in answer.citations}
     assert "electrical fault" in by_n[1].sentence and "3,000 books" in by_n[2].sentence
+    from llama_index.core import Settings as LlamaSettings
+
+    assert LlamaSettings._llm is None  # the LLM is passed explicitly; llama-index's global one is never set
 
 
 def test_the_prompt_numbers_the_passages_and_asks_for_the_question_language(fixture_assistant) -> None:
@@ -151,6 +154,8 @@ def test_llm_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
 def test_no_llm_configured_imports_no_llm_integration() -> None:
     code = ("import sys; from assistant.generation import Generator; from assistant.settings import Settings\n"
             "assert Generator.from_settings(Settings()) is None\n"
+            "from llama_index.core import Settings as LlamaSettings\n"
+            "assert LlamaSettings._llm is None  # llama-index's global LLM is never resolved (it would be OpenAI)\n"
             "print(sorted(m for m in sys.modules if m.startswith(('llama_index.llms.', 'openai', 'ollama'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
