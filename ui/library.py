@@ -13,11 +13,12 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from assistant.generation import Generator
+from assistant.generation import Event, Generator
 from assistant.qa import Assistant
 from assistant.records import Answer
 from assistant.settings import Settings
@@ -87,6 +88,16 @@ class Library:
         if self.generator is not None:
             return self.generator.answer(self._assistant, question, k, history or ())
         return self._assistant.answer(question, k)
+
+    def stream(self, question: str, k: int | None = None,
+               history: list[tuple[str, str]] | None = None) -> Iterator[Event]:
+        """The events of one answer (ui/stream.py); a bad question raises ``QuestionError`` before the first."""
+        self._follow_published()
+        question = self._assistant.check_question(question)
+        if self.generator is not None:
+            return self.generator.stream(self._assistant, question, k, history or ())
+        answer = self._assistant.answer(question, k)
+        return iter([Event("delta", answer.answer), Event("final", answer=answer)])
 
     def health(self) -> dict:
         manifest = self._assistant.index.manifest

@@ -20,16 +20,11 @@ from ui.library import Library
 
 def events(library: Library, question: str, k: int | None = None,
            history: Iterable[tuple[str, str]] = ()) -> Iterator[Event]:
-    """The events of one answer from the library's current assistant (and its LLM, if any).
+    """The events of one answer from the library's current index (and its LLM, if any).
 
     The question is checked before the first event, so a bad one raises ``QuestionError`` at once.
     """
-    assistant = library.assistant
-    question = assistant.check_question(question)
-    if library.generator is not None:
-        return library.generator.stream(assistant, question, k, history)
-    answer = assistant.answer(question, k)
-    return iter([Event("delta", answer.answer), Event("final", answer=answer)])
+    return library.stream(question, k, list(history))
 
 
 def sse_response(library: Library, question: str, k: int | None,
