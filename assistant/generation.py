@@ -150,7 +150,8 @@ class Generator:
                    arabic: bool) -> Answer:
         """The model's "the articles do not answer": abstained, listing the closest passages."""
         language = prompts.language_of(arabic)
-        closest = [Citation.from_chunk(n, hit.chunk, grounding.best_sentence(searched, hit, assistant).span, hit.score)
+        support = grounding.supporter(searched, assistant)
+        closest = [Citation.from_chunk(n, hit.chunk, support(hit).span, hit.score)
                    for n, hit in enumerate(hits[:CLOSEST_PASSAGES], start=1)]
         markers = " ".join(f"[{c.n}]" for c in closest)
         text = f"{prompts.NOT_FOUND[language]} {CLOSEST_LABEL[language]} {markers}." if closest \

@@ -7,6 +7,7 @@ they are first cited, so the streamed text is already the final one and its cita
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -196,22 +197,30 @@ def supporting_citations(cited: list[tuple[str, list[int]]], order: list[int], h
     """
     best: dict[int, Support] = {}
     for claim, numbers in cited:
+        support = supporter(claim, assistant)
         for n in numbers:
-            hit = hits[order[n - 1] - 1]
-            found = best_sentence(claim, hit, assistant)
+            found = support(hits[order[n - 1] - 1])
             if n not in best or found.score > best[n].score:
                 best[n] = found
     return [Citation.from_chunk(n, hits[order[n - 1] - 1].chunk, best[n].span, best[n].score)
             for n in sorted(best)]
 
 
-def best_sentence(claim: str, hit: Hit, assistant: "Assistant") -> Support:
-    """The sentence of ``hit``'s passage that best supports ``claim``, by the extractive answer's scoring."""
-    embedder, index = assistant.embedder, assistant.index
+def supporter(claim: str, assistant: "Assistant") -> Callable[[Hit], Support]:
+    """A function giving, for a passage, its sentence that best supports ``claim``.
+
+    The extractive answer's own scoring (``answering.rank_sentences``, with the deep layer when the index has
+    one), with the claim in the place of the question; the claim is embedded once.
+    """
     if not claim.strip():
-        return Support(hit.chunk.sentences[0], 0.0)
+        return lambda hit: Support(hit.chunk.sentences[0], 0.0)
+    embedder, index = assistant.embedder, assistant.index
     vector = embedder.embed_query(claim)
-    ranked = answering.rank_sentences(claim, [hit], embedder, vector, index.lexical.coverage(tokenise(claim)))
-    if not ranked:
-        return Support(hit.chunk.sentences[0], 0.0)
-    return Support(ranked[0].span, ranked[0].score)
+    deep_vector = assistant.deep_embedder.embed_query(claim) if assistant.deep_embedder else None
+    coverage = index.lexical.coverage(tokenise(claim))
+
+    def support(hit: Hit) -> Support:
+        ranked = answering.rank_sentences(claim, [hit], embedder, vector, coverage, index.deep, deep_vector)
+        return Support(ranked[0].span, ranked[0].score) if ranked else Support(hit.chunk.sentences[0], 0.0)
+
+    return support

@@ -10,6 +10,7 @@ from llm_fakes import check_generated, scripted
 from assistant.generation import GeneratingAssistant
 from assistant.llm import llm_spec
 from assistant.prompts import NOT_FOUND
+from assistant.qa import Assistant
 from assistant.settings import Settings
 from index.errors import ConfigError, QuestionError
 from index.normalise import normalise
@@ -159,3 +160,29 @@ def test_no_llm_configured_imports_no_llm_integration() -> None:
             "print(sorted(m for m in sys.modules if m.startswith(('llama_index.llms.', 'openai', 'ollama'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_citations_use_the_deep_layer_when_the_index_has_one(tmp_path, use_embedder, monkeypatch) -> None:
+    from assistant import answering
+    from index.build import build_index
+    from index.store import load_index
+    from tests.conftest import ARTICLES
+    from tests.test_build import CountingEmbedding
+
+    deep = CountingEmbedding(inner=use_embedder, model_name="deep-test", dim=use_embedder.dim)
+    build_index([ARTICLES], tmp_path / "index", use_embedder, deep_embedder=deep)
+    assistant = Assistant(load_index(tmp_path / "index"), use_embedder, Settings(index_dir=tmp_path / "index"),
+                          deep_embedder=deep)
+    n = number_of(assistant, FIRE, "electrical fault")
+    calls = []
+    rank = answering.rank_sentences
+
+    def spy(question, hits, embedder, vector, coverage, deep_layer=None, deep_vector=None):
+        calls.append((question, deep_layer, deep_vector))
+        return rank(question, hits, embedder, vector, coverage, deep_layer, deep_vector)
+
+    monkeypatch.setattr(answering, "rank_sentences", spy)
+    answer = scripted(f"Investigators blamed an electrical fault [{n}].").answer(assistant, FIRE)
+    assert answer.generated and "electrical fault" in answer.citations[0].sentence
+    claim = [c for c in calls if c[0] == "Investigators blamed an electrical fault"]
+    assert claim and claim[0][1] is assistant.index.deep and claim[0][2] is not None
