@@ -45,6 +45,9 @@ class Event:
     answer: Answer | None = None  # with "final": the answer, authoritative (it may replace the streamed text)
 
 
+Events = Iterator[Event]  # a streamed answer: ("question"), "delta"..., "final"
+
+
 class Generator:
     """Writes answers with an LLM from what an ``Assistant`` retrieved.
 
@@ -75,7 +78,7 @@ class Generator:
         return final
 
     def stream(self, assistant: Assistant, question: str, k: int | None = None,
-               history: History = ()) -> Iterator[Event]:
+               history: History = ()) -> Events:
         """Answer ``question``: the rewritten question (if any), text deltas, then the final answer.
 
         Args:

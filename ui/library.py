@@ -13,12 +13,11 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from assistant.generation import Event, Generator
+from assistant.generation import Event, Events, Generator
 from assistant.qa import Assistant
 from assistant.records import Answer
 from assistant.settings import Settings
@@ -90,7 +89,7 @@ class Library:
         return self._assistant.answer(question, k)
 
     def stream(self, question: str, k: int | None = None,
-               history: list[tuple[str, str]] | None = None) -> Iterator[Event]:
+               history: list[tuple[str, str]] | None = None) -> Events:
         """The events of one answer (ui/stream.py); a bad question raises ``QuestionError`` before the first."""
         self._follow_published()
         question = self._assistant.check_question(question)

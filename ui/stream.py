@@ -13,13 +13,13 @@ from collections.abc import Iterable, Iterator
 
 from fastapi.responses import StreamingResponse
 
-from assistant.generation import Event
+from assistant.generation import Event, Events
 from index.errors import DalilError
 from ui.library import Library
 
 
 def events(library: Library, question: str, k: int | None = None,
-           history: Iterable[tuple[str, str]] = ()) -> Iterator[Event]:
+           history: Iterable[tuple[str, str]] = ()) -> Events:
     """The events of one answer from the library's current index (and its LLM, if any).
 
     The question is checked before the first event, so a bad one raises ``QuestionError`` at once.
@@ -35,7 +35,7 @@ def sse_response(library: Library, question: str, k: int | None,
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _encoded(stream: Iterator[Event]) -> Iterator[str]:
+def _encoded(stream: Events) -> Iterator[str]:
     try:
         for event in stream:
             if event.kind == "question":
