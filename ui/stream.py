@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 
 from fastapi.responses import StreamingResponse
 
-from assistant.generation import Event, Events
+from assistant.generation import Events
 from index.errors import DalilError
 from ui.library import Library
 
