@@ -3,10 +3,6 @@
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-from llama_index.core.node_parser import NodeParser
-from llama_index.core.schema import BaseNode, Document
 
 from index.records import Article, Chunk
 from index.sentences import split_sentences
@@ -74,33 +70,11 @@ def _make_chunk(article: Article, number: int, spans: list[tuple[int, int]]) -> 
     )
 
 
-class ArabicPassageParser(NodeParser):
-    """The same chunking as a llama-index node parser, for pipelines built on llama-index.
+def __getattr__(name: str) -> object:
+    """``ArabicPassageParser`` and ``article_document`` live in index/llama.py, imported on first use,
+    so that answering a question never pays for importing llama-index."""
+    if name in ("ArabicPassageParser", "article_document"):
+        from index import llama
 
-    llama-index's ``SentenceSplitter`` does not split on ``؟ ، ؛`` and counts OpenAI tokens;
-    this parser splits Arabic correctly and keeps sentence spans in each node's metadata.
-    """
-
-    max_chars: int = DEFAULT_MAX_CHARS
-    min_chars: int = DEFAULT_MIN_CHARS
-
-    def _parse_nodes(self, nodes: Sequence[BaseNode], show_progress: bool = False,
-                     **kwargs: Any) -> list[BaseNode]:
-        out: list[BaseNode] = []
-        for doc in nodes:
-            meta = dict(doc.metadata)
-            article = Article(
-                id=doc.id_,
-                source=str(meta.pop("source", meta.pop("file_name", ""))),
-                title=str(meta.pop("title", "")),
-                text=doc.get_content(),
-                metadata=meta,
-            )
-            out.extend(chunk.to_node() for chunk in chunk_article(article, self.max_chars, self.min_chars))
-        return out
-
-
-def article_document(article: Article) -> Document:
-    """An article as a llama-index ``Document`` (what ``ArabicPassageParser`` takes)."""
-    return Document(id_=article.id, text=article.text,
-                    metadata={"source": article.source, "title": article.title, **article.metadata})
+        return getattr(llama, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

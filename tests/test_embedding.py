@@ -12,7 +12,16 @@ def test_use_vectors_are_normalised_and_cross_lingual(use_embedder) -> None:
     assert vectors.shape == (3, 512) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]  # same meaning across languages wins
-    assert len(use_embedder.get_query_embedding("port")) == 512  # the llama-index interface works too
+
+
+def test_embedder_as_a_llama_index_embedding_gives_the_same_vectors(use_embedder) -> None:
+    from llama_index.core.embeddings import BaseEmbedding
+
+    llama = use_embedder.as_llama()
+    assert isinstance(llama, BaseEmbedding) and llama.model_name == use_embedder.model_name
+    assert np.allclose(llama.get_query_embedding("port"), use_embedder.embed_query("port"), atol=1e-6)
+    assert np.allclose(llama.get_text_embedding_batch(["حريق", "port"]),
+                       use_embedder.embed_passages(["حريق", "port"]), atol=1e-6)
 
 
 def test_e5_embeds_query_and_passage() -> None:
