@@ -2,6 +2,7 @@
 
 import fcntl
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ import numpy as np
 
 from index import chunking, deep
 from index.deep import DeepLayer
+from index.embed_cache import embed_with_cache
 from index.embedding import DalilEmbedding
 from index.errors import ArticleError, DeepFillInterrupted, IndexError_, IndexMismatch, IndexMissing
 from index.lexical import TOKENISER_VERSION, LexicalIndex, tokenise
@@ -20,11 +22,12 @@ from index.normalise import NORMALISER_VERSION
 from index.records import Chunk
 from index.store import PassageIndex, check_compatible, load_index, save_index
 
-EMBED_BATCH = 64
 # The deep layer is embedded this many passages at a time (with their sentences), and published as a new
 # generation at least this often, so a long fill shows its gains while it runs and Ctrl-C loses little.
 DEEP_BATCH = 8
 DEEP_PUBLISH_SECONDS = 60.0
+# Vectors by passage text, beside the generations: a changed or re-added file re-embeds only new text.
+EMBED_CACHE = "embed-cache"
 # Progress is reported as (passages embedded so far, passages to embed).
 Progress = Callable[[int, int], None]
 
@@ -36,7 +39,7 @@ class BuildReport:
     files: int = 0
     articles: int = 0
     passages: int = 0
-    embedded: int = 0  # passages embedded in this run (the rest were reused)
+    embedded: int = 0  # passages embedded in this run (the rest were reused or cached)
     deep_embedded: int = 0  # passages (with their sentences) given deep vectors in this run
     deep_seconds: float = 0.0  # time spent filling the deep layer
     added: list[str] = field(default_factory=list)
@@ -74,8 +77,11 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
     deep_id = deep_embedder.model_name if deep_embedder else None
     with _write_lock(index_dir):
         previous = None if rebuild else _previous_index(index_dir, settings)
+        if rebuild:  # embed everything again, as asked: the cache could be what is wrong
+            shutil.rmtree(index_dir / EMBED_CACHE, ignore_errors=True)
         loaded = _load_all(paths, report, skip_bad)
-        chunks, vectors, deep_layer = _assemble(loaded, previous, embedder, deep_embedder, report, progress)
+        chunks, vectors, deep_layer = _assemble(loaded, previous, embedder, deep_embedder, report, progress,
+                                                index_dir / EMBED_CACHE)
         report.files, report.passages = len(loaded), len(chunks)
         report.articles = sum(len(f.articles) for f in loaded)
         unchanged = not (report.added or report.changed or report.removed)
@@ -168,8 +174,8 @@ def _load_all(paths: list[Path], report: BuildReport, skip_bad: bool) -> list[Lo
 
 
 def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder: DalilEmbedding,
-              deep_embedder: DalilEmbedding | None, report: BuildReport,
-              progress: Progress | None) -> tuple[list[Chunk], np.ndarray, DeepLayer | None]:
+              deep_embedder: DalilEmbedding | None, report: BuildReport, progress: Progress | None,
+              cache_dir: Path) -> tuple[list[Chunk], np.ndarray, DeepLayer | None]:
     """Chunks, vectors and deep layer in file order, reusing the previous index's rows for unchanged files."""
     old_files = previous.manifest["files"] if previous else {}
     old_rows = _rows_by_file(previous) if previous else {}
@@ -187,8 +193,7 @@ def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder:
     current = {str(item.path.resolve()) for item in loaded}
     report.removed = sorted(record["source"] for key, record in old_files.items() if key not in current)
     new_texts = [c.text for chunks, vectors in pieces if vectors is None for c in chunks]
-    new_vectors = _embed(new_texts, embedder, progress)
-    report.embedded = len(new_texts)
+    new_vectors, report.embedded = embed_with_cache(new_texts, embedder, cache_dir, progress)
     chunks, vectors = _concatenate(pieces, new_vectors, embedder.dim)
     return chunks, vectors, _deep_rows(pieces, previous, old_rows, loaded, deep_embedder)
 
@@ -217,15 +222,6 @@ def _rows_by_file(index: PassageIndex) -> dict[str, list[int]]:
         rows[key] = list(range(start, start + record["passages"]))
         start += record["passages"]
     return rows
-
-
-def _embed(texts: list[str], embedder: DalilEmbedding, progress: Progress | None) -> np.ndarray:
-    parts = []
-    for start in range(0, len(texts), EMBED_BATCH):
-        parts.append(embedder.embed_passages(texts[start:start + EMBED_BATCH]))
-        if progress:
-            progress(min(start + EMBED_BATCH, len(texts)), len(texts))
-    return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
 def _concatenate(pieces: list[tuple[list[Chunk], np.ndarray | None]], new_vectors: np.ndarray,

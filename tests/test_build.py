@@ -49,6 +49,7 @@ def test_build_then_update_embeds_only_changes(tmp_path: Path, articles_copy: Pa
     again = build_index([articles_copy], index_dir, counting)
     assert not again.written and counting.embedded == first.passages  # nothing re-embedded
 
+    old_texts = {c.text for c in load_index(index_dir).chunks}
     fire = articles_copy / "library_fire.md"
     fire.write_text(fire.read_text(encoding="utf-8") + "\nThe mayor visited the site on Wednesday.\n",
                     encoding="utf-8")
@@ -58,11 +59,39 @@ def test_build_then_update_embeds_only_changes(tmp_path: Path, articles_copy: Pa
     assert update.changed == ["library_fire.md"] and update.removed == ["port_expansion.txt"]
     index = load_index(index_dir)
     fire_passages = [c for c in index.chunks if c.source == "library_fire.md"]
-    assert counting.embedded - before == len(fire_passages)
+    new_texts = {c.text for c in fire_passages} - old_texts
+    assert new_texts and counting.embedded - before == len(new_texts) == update.embedded  # the rest was cached
     assert not any(c.source == "port_expansion.txt" for c in index.chunks)
     # The reused vectors are the same rows as before.
     fresh = counting.inner.embed_passages([index.chunks[0].text])[0]
     assert np.allclose(index.vectors[0], fresh, atol=1e-5)
+
+
+def test_removed_then_restored_file_is_not_embedded_again(tmp_path: Path, articles_copy: Path, counting) -> None:
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, counting)
+    fire = articles_copy / "library_fire.md"
+    kept = fire.read_bytes()
+    fire.unlink()
+    build_index([articles_copy], index_dir, counting)
+    before = counting.embedded
+    fire.write_bytes(kept)
+    report = build_index([articles_copy], index_dir, counting)
+    assert report.added == ["library_fire.md"] and report.embedded == 0 and counting.embedded == before
+    assert len(load_index(index_dir).chunks) == report.passages
+
+
+def test_interrupted_build_keeps_what_it_embedded(tmp_path: Path, articles_copy: Path, counting,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("index.embed_cache.FLUSH_EVERY", 1)
+    monkeypatch.setattr("index.parallel_embed.BATCH", 2)
+    index_dir = tmp_path / "index"
+    counting.fail_after = 4
+    with pytest.raises(KeyboardInterrupt):
+        build_index([articles_copy], index_dir, counting)
+    counting.fail_after = None
+    report = build_index([articles_copy], index_dir, counting)
+    assert report.embedded == report.passages - 4 and counting.embedded == report.passages
 
 
 def test_interrupted_build_leaves_previous_index(tmp_path: Path, articles_copy: Path, counting) -> None:

@@ -1,0 +1,99 @@
+"""Passage vectors kept by content hash and embedder, so re-indexing never embeds unchanged text twice.
+
+Layout (beside the index generations, under the build lock)::
+
+    embed-cache/<embedder slug>/keys.bin      16-byte blake2b digests of passage texts, appended
+    embed-cache/<embedder slug>/vectors.f32   their float32 vectors, appended in the same order
+
+Vectors are appended before their keys, so a build killed mid-write leaves at most a tail that is
+ignored: a key is never read without its vector. A killed build's embedded passages are kept, so the
+next run resumes where it stopped.
+"""
+
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from index import parallel_embed
+from index.embedding import DalilEmbedding
+
+KEY_BYTES = 16
+# Vectors are written to the cache every this many new passages, so an interrupted build loses little.
+FLUSH_EVERY = 4096
+Progress = Callable[[int, int], None]
+
+
+def text_key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=KEY_BYTES).digest()
+
+
+class EmbeddingCache:
+    """The vectors one embedder gave to passage texts, found by the texts' hashes."""
+
+    def __init__(self, folder: Path, embedder: DalilEmbedding) -> None:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", embedder.model_name)[:60]
+        suffix = hashlib.sha1(embedder.model_name.encode()).hexdigest()[:8]  # names that slug alike stay apart
+        self.folder = folder / f"{slug}-{suffix}-{embedder.dim}"
+        self.dim = embedder.dim
+        self.rows: dict[bytes, int] = {}
+        self.vectors = np.zeros((0, self.dim), dtype=np.float32)
+        self._load()
+
+    def _load(self) -> None:
+        keys_path, vectors_path = self.folder / "keys.bin", self.folder / "vectors.f32"
+        if not (keys_path.is_file() and vectors_path.is_file()):
+            return
+        vectors = np.fromfile(vectors_path, dtype=np.float32)
+        keys = keys_path.read_bytes()
+        count = min(len(keys) // KEY_BYTES, vectors.size // self.dim)  # ignore a torn tail
+        self.vectors = vectors[: count * self.dim].reshape(count, self.dim)
+        self.rows = {keys[i * KEY_BYTES:(i + 1) * KEY_BYTES]: i for i in range(count)}
+
+    def lookup(self, keys: list[bytes]) -> tuple[np.ndarray, list[int]]:
+        """Vectors for ``keys`` (zeros where unknown) and the positions of the unknown ones."""
+        out = np.zeros((len(keys), self.dim), dtype=np.float32)
+        missing = []
+        for i, key in enumerate(keys):
+            row = self.rows.get(key)
+            if row is None:
+                missing.append(i)
+            else:
+                out[i] = self.vectors[row]
+        return out, missing
+
+    def append(self, keys: list[bytes], vectors: np.ndarray) -> None:
+        """Store new vectors on disk (vectors first, then keys) and in memory."""
+        fresh = [i for i, key in enumerate(keys) if key not in self.rows]
+        if not fresh:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        block = np.ascontiguousarray(vectors[fresh], dtype=np.float32)
+        with open(self.folder / "vectors.f32", "ab") as fh:
+            fh.write(block.tobytes())
+        with open(self.folder / "keys.bin", "ab") as fh:
+            fh.write(b"".join(keys[i] for i in fresh))
+        start = len(self.vectors)
+        self.vectors = np.vstack([self.vectors, block])
+        self.rows.update({keys[i]: start + n for n, i in enumerate(fresh)})
+
+
+def embed_with_cache(texts: list[str], embedder: DalilEmbedding, cache_dir: Path,
+                     progress: Progress | None = None) -> tuple[np.ndarray, int]:
+    """Vectors of ``texts`` and how many were embedded: cached ones are looked up, the rest embedded (in
+    parallel when many) and cached as they arrive, so an interrupted build keeps what it embedded."""
+    cache = EmbeddingCache(cache_dir, embedder)
+    keys = [text_key(t) for t in texts]
+    out, missing = cache.lookup(keys)
+    done, pending = 0, 0
+    for vectors in parallel_embed.batches([texts[i] for i in missing], embedder):
+        out[missing[done:done + len(vectors)]] = vectors
+        done += len(vectors)
+        if done - pending >= FLUSH_EVERY or done == len(missing):
+            cache.append([keys[i] for i in missing[pending:done]], out[missing[pending:done]])
+            pending = done
+        if progress:
+            progress(done, len(missing))
+    return out, len(missing)

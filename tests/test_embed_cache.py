@@ -1,0 +1,42 @@
+"""The embedding cache (by text hash and embedder) and parallel embedding in worker processes."""
+
+from pathlib import Path
+
+import numpy as np
+
+from index import parallel_embed
+from index.embed_cache import EmbeddingCache, embed_with_cache, text_key
+
+
+def test_cache_returns_stored_vectors_and_embeds_only_new_text(tmp_path: Path, use_embedder) -> None:
+    first, embedded = embed_with_cache(["حريق في المكتبة", "port"], use_embedder, tmp_path)
+    assert embedded == 2
+    again, embedded = embed_with_cache(["port", "افتتاح خط القطار", "حريق في المكتبة"], use_embedder, tmp_path)
+    assert embedded == 1
+    assert np.array_equal(again[0], first[1]) and np.array_equal(again[2], first[0])
+    assert np.allclose(again[1], use_embedder.embed_passages(["افتتاح خط القطار"])[0], atol=1e-6)
+
+
+def test_cache_is_per_embedder(tmp_path: Path, use_embedder) -> None:
+    embed_with_cache(["port"], use_embedder, tmp_path)
+    other = use_embedder.model_copy(update={"model_name": "use-m3-other"})
+    assert embed_with_cache(["port"], other, tmp_path)[1] == 1
+
+
+def test_torn_tail_is_ignored(tmp_path: Path, use_embedder) -> None:
+    embed_with_cache(["one", "two"], use_embedder, tmp_path)
+    cache = EmbeddingCache(tmp_path, use_embedder)
+    with open(cache.folder / "vectors.f32", "ab") as fh:  # a build killed after writing a vector, before its key
+        fh.write(b"\x00" * 100)
+    reloaded = EmbeddingCache(tmp_path, use_embedder)
+    assert len(reloaded.rows) == 2 and text_key("two") in reloaded.rows
+
+
+def test_worker_processes_give_the_same_vectors(use_embedder, monkeypatch) -> None:
+    monkeypatch.setattr(parallel_embed, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(parallel_embed, "BATCH", 3)
+    texts = ["حريق في المكتبة", "port", "افتتاح خط القطار", "The mayor visited", "مدينة الواحة"]
+    done: list[int] = []
+    vectors = parallel_embed.embed(texts, use_embedder, progress=lambda n, total: done.append(n), workers=2)
+    assert np.allclose(vectors, use_embedder.embed_passages(texts), atol=1e-5)
+    assert done == [3, 5]
