@@ -17,10 +17,10 @@ from index.embed_cache import embed_with_cache
 from index.embedding import DalilEmbedding
 from index.errors import ArticleError, DeepFillInterrupted, IndexError_, IndexMismatch, IndexMissing
 from index.lexical import TOKENISER_VERSION, LexicalIndex, tokenise
-from index.loading import LoadedFile, find_files, load_file
+from index.loading import LoadedFile, find_files, load_if_changed
 from index.normalise import NORMALISER_VERSION
 from index.records import Chunk
-from index.store import PassageIndex, check_compatible, load_index, save_index
+from index.store import PassageIndex, check_compatible, load_index, read_manifest, save_index
 
 # The deep layer is embedded this many passages at a time (with their sentences), and published as a new
 # generation at least this often, so a long fill shows its gains while it runs and Ctrl-C loses little.
@@ -76,22 +76,29 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
     settings = index_settings(embedder)
     deep_id = deep_embedder.model_name if deep_embedder else None
     with _write_lock(index_dir):
-        previous = None if rebuild else _previous_index(index_dir, settings)
         if rebuild:  # embed everything again, as asked: the cache could be what is wrong
             shutil.rmtree(index_dir / EMBED_CACHE, ignore_errors=True)
-        loaded = _load_all(paths, report, skip_bad)
-        chunks, vectors, deep_layer = _assemble(loaded, previous, embedder, deep_embedder, report, progress,
-                                                index_dir / EMBED_CACHE)
+        manifest = None if rebuild else _current_manifest(index_dir, settings)
+        known = manifest["files"] if manifest else {}
+        loaded = _load_all(paths, report, skip_bad, known)
+        if manifest and _up_to_date(manifest, loaded, deep_id):
+            _report_unchanged(report, loaded, known)
+            report.seconds = time.perf_counter() - started
+            return report  # already up to date: nothing to load or write
+        previous = _previous_index(index_dir, settings) if manifest else None
+        chunks, vectors, sources, deep_layer = _assemble(loaded, previous, embedder, deep_embedder, report,
+                                                         progress, index_dir / EMBED_CACHE)
         report.files, report.passages = len(loaded), len(chunks)
-        report.articles = sum(len(f.articles) for f in loaded)
+        files = _file_records(loaded, chunks, previous)
+        report.articles = sum(len(record["articles"]) for record in files.values())
         unchanged = not (report.added or report.changed or report.removed)
         if previous is not None and unchanged and _deep_id(previous) == deep_id:
             index = previous  # already up to date: nothing to write, but the deep layer may be unfinished
         else:
-            manifest = dict(settings, paths=[str(p.resolve()) for p in paths], created_at=_now(),
-                            files=_file_records(loaded, chunks, previous),
+            manifest = dict(settings, paths=[str(p.resolve()) for p in paths], created_at=_now(), files=files,
                             counts={"articles": report.articles, "passages": len(chunks)})
-            lexical = LexicalIndex.build([tokenise(c.text) for c in chunks])
+            new_tokens = [tokenise(c.text) for c, source in zip(chunks, sources, strict=True) if source < 0]
+            lexical = LexicalIndex.assemble(previous.lexical if previous else None, sources, new_tokens)
             index = PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest, deep=deep_layer)
             _publish(index_dir, index)
             report.written = True
@@ -137,6 +144,35 @@ def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, r
     report.deep_seconds = time.monotonic() - started
 
 
+def _current_manifest(index_dir: Path, settings: dict) -> dict | None:
+    """The current index's manifest (cheap: nothing else is read), or None when there is none."""
+    try:
+        manifest = read_manifest(index_dir)
+    except IndexMissing:
+        return None
+    except IndexMismatch:
+        raise
+    except IndexError_ as err:
+        raise IndexError_(f"{err.message} It cannot be updated.",
+                          f"Rebuild it with `dalil index --rebuild --index-dir {index_dir} PATH...`.") from err
+    check_compatible(manifest, settings, index_dir)
+    return manifest
+
+
+def _up_to_date(manifest: dict, loaded: list[LoadedFile], deep_id: str | None) -> bool:
+    """Same files with the same hashes, and the deep layer asked for complete: nothing to do."""
+    deep_done = manifest.get("deep") or {}
+    return (len(loaded) == len(manifest["files"]) and all(item.unchanged for item in loaded)
+            and deep_done.get("id") == deep_id and deep_done.get("done") == deep_done.get("passages"))
+
+
+def _report_unchanged(report: BuildReport, loaded: list[LoadedFile], known: dict) -> None:
+    records = [known[str(item.path.resolve())] for item in loaded]
+    report.files = len(loaded)
+    report.articles = sum(len(record["articles"]) for record in records)
+    report.passages = sum(record["passages"] for record in records)
+
+
 def _previous_index(index_dir: Path, settings: dict) -> PassageIndex | None:
     try:
         previous = load_index(index_dir)
@@ -151,11 +187,11 @@ def _previous_index(index_dir: Path, settings: dict) -> PassageIndex | None:
     return previous
 
 
-def _load_all(paths: list[Path], report: BuildReport, skip_bad: bool) -> list[LoadedFile]:
+def _load_all(paths: list[Path], report: BuildReport, skip_bad: bool, known: dict) -> list[LoadedFile]:
     loaded, problems = [], []
     for path, source in find_files(paths):
         try:
-            item = load_file(path, source)
+            item = load_if_changed(path, source, known.get(str(path.resolve()), {}).get("sha256"))
         except ArticleError as err:
             problems.append(str(err.message))
             continue
@@ -175,30 +211,37 @@ def _load_all(paths: list[Path], report: BuildReport, skip_bad: bool) -> list[Lo
 
 def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder: DalilEmbedding,
               deep_embedder: DalilEmbedding | None, report: BuildReport, progress: Progress | None,
-              cache_dir: Path) -> tuple[list[Chunk], np.ndarray, DeepLayer | None]:
-    """Chunks, vectors and deep layer in file order, reusing the previous index's rows for unchanged files."""
+              cache_dir: Path) -> tuple[list[Chunk], np.ndarray, np.ndarray, DeepLayer | None]:
+    """Chunks, vectors and deep layer in file order, reusing the previous index's rows for unchanged files;
+    and for each row, the previous index's row it came from (-1 for a new passage)."""
     old_files = previous.manifest["files"] if previous else {}
     old_rows = _rows_by_file(previous) if previous else {}
-    pieces: list[tuple[list[Chunk], np.ndarray | None]] = []
+    pieces: list[tuple[list[Chunk], list[int] | None]] = []
     for item in loaded:
         key = str(item.path.resolve())
         old = old_files.get(key)
         if old and old["sha256"] == item.sha256 and key in old_rows:
             rows = old_rows[key]
-            pieces.append(([previous.chunks[i] for i in rows], previous.vectors[rows]))
+            pieces.append(([previous.chunks[i] for i in rows], rows))
             continue
         (report.changed if old else report.added).append(item.source)
         chunks = [c for article in item.articles for c in chunking.chunk_article(article)]
         pieces.append((chunks, None))
     current = {str(item.path.resolve()) for item in loaded}
     report.removed = sorted(record["source"] for key, record in old_files.items() if key not in current)
-    new_texts = [c.text for chunks, vectors in pieces if vectors is None for c in chunks]
+    new_texts = [c.text for chunks, rows in pieces if rows is None for c in chunks]
     new_vectors, report.embedded = embed_with_cache(new_texts, embedder, cache_dir, progress)
-    chunks, vectors = _concatenate(pieces, new_vectors, embedder.dim)
-    return chunks, vectors, _deep_rows(pieces, previous, old_rows, loaded, deep_embedder)
+    sources = np.concatenate([rows if rows is not None else np.full(len(chunks), -1)
+                              for chunks, rows in pieces]).astype(np.int64)
+    chunks = [c for piece_chunks, _ in pieces for c in piece_chunks]
+    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+    if previous is not None:
+        vectors[sources >= 0] = previous.vectors[sources[sources >= 0]]
+    vectors[sources < 0] = new_vectors
+    return chunks, vectors, sources, _deep_rows(pieces, previous, old_rows, loaded, deep_embedder)
 
 
-def _deep_rows(pieces: list[tuple[list[Chunk], np.ndarray | None]], previous: PassageIndex | None,
+def _deep_rows(pieces: list[tuple[list[Chunk], list[int] | None]], previous: PassageIndex | None,
                old_rows: dict[str, list[int]], loaded: list[LoadedFile],
                deep_embedder: DalilEmbedding | None) -> DeepLayer | None:
     """The deep layer for the assembled passages: reused rows where the previous index has them (same
@@ -207,8 +250,8 @@ def _deep_rows(pieces: list[tuple[list[Chunk], np.ndarray | None]], previous: Pa
         return None
     reuse = previous is not None and _deep_id(previous) == deep_embedder.model_name
     parts = []
-    for item, (chunks, vectors) in zip(loaded, pieces, strict=True):
-        if reuse and vectors is not None:
+    for item, (chunks, rows) in zip(loaded, pieces, strict=True):
+        if reuse and rows is not None:
             parts.append(previous.deep.take(old_rows[str(item.path.resolve())]))
         else:
             parts.append(DeepLayer.empty(deep_embedder.model_name, deep_embedder.dim, chunks))
@@ -224,19 +267,6 @@ def _rows_by_file(index: PassageIndex) -> dict[str, list[int]]:
     return rows
 
 
-def _concatenate(pieces: list[tuple[list[Chunk], np.ndarray | None]], new_vectors: np.ndarray,
-                 dim: int) -> tuple[list[Chunk], np.ndarray]:
-    chunks, blocks, taken = [], [], 0
-    for piece_chunks, vectors in pieces:
-        if vectors is None:
-            vectors = new_vectors[taken:taken + len(piece_chunks)]
-            taken += len(piece_chunks)
-        chunks.extend(piece_chunks)
-        blocks.append(vectors)
-    matrix = np.vstack(blocks).astype(np.float32) if blocks else np.zeros((0, dim), dtype=np.float32)
-    return chunks, np.ascontiguousarray(matrix)
-
-
 def _file_records(loaded: list[LoadedFile], chunks: list[Chunk], previous: PassageIndex | None) -> dict:
     """Per file, in passage order: source, content hash, when added, its articles and passage count."""
     old_files = previous.manifest["files"] if previous else {}
@@ -247,6 +277,9 @@ def _file_records(loaded: list[LoadedFile], chunks: list[Chunk], previous: Passa
     for item in loaded:
         key = str(item.path.resolve())
         old = old_files.get(key, {})
+        if item.unchanged:  # not parsed this time: its record stands as it was
+            records[key] = old
+            continue
         added_at = old.get("added_at") if old.get("sha256") == item.sha256 else None
         records[key] = {
             "source": item.source,

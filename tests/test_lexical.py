@@ -1,5 +1,6 @@
 """Arabic tokens for BM25: normalised, light-stemmed, stopwords out, diacritics no barrier."""
 
+import numpy as np
 import pytest
 
 from index.lexical import LexicalIndex, light_stem, tokenise
@@ -38,3 +39,31 @@ def test_bm25_scores_align_with_passages_and_know_coverage() -> None:
     assert scores[0] > 0 and scores[1] == 0 and scores[2] == 0
     assert lexical.coverage(tokenise("library fire")) == 0.0
     assert lexical.coverage(tokenise("المكتبة harbour")) == 0.5
+
+
+DOCS = ["توسعة الميناء التجاري في مدينة الواحة", "حريق في المكتبة القديمة بالمدينة", "",
+        "افتتاح خط القطار بين الميناء والمدينة", "المكتبة تفتح أبوابها بعد الحريق، والميناء يعمل"]
+
+
+def test_bm25_scores_match_bm25s() -> None:
+    import bm25s
+
+    docs = [tokenise(d) for d in DOCS]
+    reference = bm25s.BM25()
+    reference.index([tokens or ["\u2400"] for tokens in docs], show_progress=False)
+    query = tokenise("الميناء والمدينة الميناء حريق")  # a repeated word counts twice in both
+    assert np.allclose(LexicalIndex.build(docs).scores(query), reference.get_scores(query), atol=1e-5)
+
+
+def test_assembled_index_equals_one_built_whole(tmp_path) -> None:
+    docs = [tokenise(d) for d in DOCS]
+    old = LexicalIndex.build(docs[:3])
+    # Final rows: old row 2, a new passage, old row 0, another new one (old row 1 was removed).
+    assembled = LexicalIndex.assemble(old, np.array([2, -1, 0, -1]), [docs[3], docs[4]])
+    whole = LexicalIndex.build([docs[2], docs[3], docs[0], docs[4]])
+    for question in ("الميناء", "حريق المكتبة", "القطار"):
+        assert np.allclose(assembled.scores(tokenise(question)), whole.scores(tokenise(question)), atol=1e-6)
+    assembled.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    assert np.allclose(loaded.scores(tokenise("الميناء")), whole.scores(tokenise("الميناء")), atol=1e-6)
+    assert loaded.coverage(tokenise("القطار harbour")) == 0.5
