@@ -1,0 +1,94 @@
+"""Milvus as the dense store (through llama-index's MilvusVectorStore): Milvus Lite in a local file, or a
+cluster at an http(s):// address, holding each passage as a llama-index node with its vector.
+
+Rows are found by passage id, so a new index generation only upserts its new passages and deletes the
+ones it dropped (a collection serves every generation of one index folder).
+"""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.errors import ConfigError, IndexDamaged
+from index.records import Chunk
+
+INSTALL_HINT = "Install the Milvus extra: pip install 'dalil[milvus]' (pymilvus, milvus-lite, " \
+               "llama-index-vector-stores-milvus)."
+
+
+def _vector_store(uri: str, collection: str, dim: int) -> Any:
+    try:
+        from llama_index.vector_stores.milvus import MilvusVectorStore
+    except ImportError as err:
+        raise ConfigError(f"--store milvus needs the Milvus client, which is not installed ({err.name}).",
+                          INSTALL_HINT) from err
+    try:
+        # FLAT: exact search, so Milvus returns what FAISS's flat index does; a cluster can be given
+        # an HNSW or IVF index_config instead and is then approximate.
+        return MilvusVectorStore(uri=uri, collection_name=collection, dim=dim, similarity_metric="IP",
+                                 index_config={"index_type": "FLAT", "metric_type": "IP"}, batch_size=1000)
+    except Exception as err:  # pymilvus raises its own exception types for every connection problem
+        raise IndexDamaged(f"Cannot open the Milvus collection '{collection}' at {uri} "
+                           f"({type(err).__name__}: {err}).", "Check --milvus-uri and that Milvus is running.") from err
+
+
+class MilvusIndex:
+    """The dense side of an index in a Milvus collection; passages map back to rows by id."""
+
+    exact = True  # FLAT; see _vector_store
+
+    def __init__(self, uri: str, collection: str, dim: int, ids: list[str]) -> None:
+        self.uri, self.collection, self.dim = uri, collection, dim
+        self.store = _vector_store(uri, collection, dim)
+        self._rows = {chunk_id: row for row, chunk_id in enumerate(ids)}
+        self._ids = list(ids)
+
+    def sync(self, chunks: list[Chunk], vectors: np.ndarray, new_rows: np.ndarray) -> None:
+        """Make the collection hold exactly ``chunks``: upsert ``new_rows``, delete passages no longer there."""
+        current = {chunk.id for chunk in chunks}
+        stale = [chunk_id for chunk_id in self._stored_ids() if chunk_id not in current]
+        if stale:
+            self.store.client.delete(self.collection, ids=stale)
+        nodes = []
+        for row in new_rows:
+            node = chunks[row].to_node()
+            node.embedding = vectors[row].tolist()
+            nodes.append(node)
+        if nodes:
+            self.store.add(nodes)
+        self.store.client.flush(self.collection)
+        self._ids = [chunk.id for chunk in chunks]
+        self._rows = {chunk_id: row for row, chunk_id in enumerate(self._ids)}
+
+    def _stored_ids(self) -> list[str]:
+        iterator = self.store.client.query_iterator(self.collection, batch_size=10_000, output_fields=["id"])
+        ids: list[str] = []
+        while batch := iterator.next():
+            ids.extend(row["id"] for row in batch)
+        iterator.close()
+        return ids
+
+    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        result = self.store.query(VectorStoreQuery(query_embedding=query.astype(np.float32).tolist(),
+                                                   similarity_top_k=n))
+        # A passage of a newer generation than this reader's is skipped.
+        pairs = [(self._rows[i], s) for i, s in zip(result.ids, result.similarities, strict=True) if i in self._rows]
+        rows = np.array([r for r, _ in pairs], dtype=np.int64)
+        return rows, np.array([s for _, s in pairs], dtype=np.float32)
+
+    def count(self) -> int:
+        return len(self._ids)
+
+    def describe(self) -> dict:
+        """What the manifest records to find the collection again."""
+        return {"kind": "milvus", "uri": self.uri, "collection": self.collection}
+
+
+def collection_name(index_dir: Path) -> str:
+    """One collection per index folder, named from its absolute path (Milvus names: letters, digits, _)."""
+    import hashlib
+
+    return "dalil_" + hashlib.sha1(str(index_dir.resolve()).encode()).hexdigest()[:16]
