@@ -10,9 +10,9 @@ cosine lead, and the fast encoder's cosine stays in with a smaller weight: the t
 questions (XQuAD articles 00-23, English questions: hit@1 0.742 deep alone, 0.816 with both; docs/quality.md).
 """
 
+from typing import Any
+
 import numpy as np
-from llama_index.core.retrievers import BaseRetriever
-from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from assistant.question_type import carries_type, expected_type
 from assistant.records import Hit
@@ -55,11 +55,10 @@ def best_per_passage(sentence_scores: np.ndarray, offsets: np.ndarray) -> np.nda
     return best
 
 
-class HybridRetriever(BaseRetriever):
-    """Dense + BM25 retrieval over a ``PassageIndex``, as a llama-index retriever."""
+class HybridRetriever:
+    """Dense + BM25 retrieval over a ``PassageIndex``; ``as_llama()`` gives it as a llama-index retriever."""
 
     def __init__(self, index: PassageIndex, embedder: DalilEmbedding, top_k: int = 5) -> None:
-        super().__init__()
         self.index = index
         self.embedder = embedder
         self.top_k = top_k
@@ -106,6 +105,8 @@ class HybridRetriever(BaseRetriever):
             self._carries[kind] = np.array([carries_type(kind, c.text) for c in self.index.chunks], dtype=np.float32)
         return self._carries[kind]
 
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self.search(query_bundle.query_str)
-        return [NodeWithScore(node=hit.chunk.to_node(), score=hit.score) for hit in hits]
+    def as_llama(self) -> Any:
+        """This retriever as a llama-index ``BaseRetriever`` (llama-index is imported only then)."""
+        from assistant.llama_retriever import LlamaHybridRetriever
+
+        return LlamaHybridRetriever(self)

@@ -156,3 +156,19 @@ def test_manifest_records_settings_and_files(fixture_index: Path) -> None:
     assert manifest["embedder"] == {"id": "use-m3", "dim": 512}
     assert set(manifest) >= {"normaliser_version", "tokeniser_version", "chunking", "files", "checksums"}
     assert all(len(record["sha256"]) == 64 for record in manifest["files"].values())
+
+
+def test_big_files_are_checked_by_size_and_edges(tmp_path: Path, fixture_index: Path,
+                                                 monkeypatch: pytest.MonkeyPatch, use_embedder) -> None:
+    monkeypatch.setattr("index.store.FULL_CHECK_BYTES", 1000)
+    monkeypatch.setattr("index.store.EDGE_BYTES", 100)
+    index_dir = tmp_path / "index"
+    build_index([Path(__file__).parent / "data" / "articles"], index_dir, use_embedder)
+    manifest = json.loads((current_generation(index_dir) / "manifest.json").read_text(encoding="utf-8"))
+    assert "edges_sha256" in manifest["checksums"]["vectors.faiss"]
+    path = current_generation(index_dir) / "vectors.faiss"
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF  # the last bytes: caught
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexDamaged, match="vectors.faiss"):
+        load_index(index_dir)

