@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-DALIL = str(Path(sys.executable).parent / "dalil")
+# The `dalil` command measured; DALIL_BENCH_COMMAND can name another (e.g. a frozen copy of the code).
+DALIL = os.environ.get("DALIL_BENCH_COMMAND", str(Path(sys.executable).parent / "dalil")).split()
 # No look-ups from Gradio or the hub while measuring (and none are expected at run time anyway).
 QUIET = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 
@@ -44,7 +45,7 @@ def run(*args: str) -> Run:
     env = dict(os.environ, **QUIET)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen([DALIL, *args], stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen([*DALIL, *args], stdout=out, stderr=err, env=env)
         sampler = TreeSampler(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
@@ -133,7 +134,7 @@ def serve_and_ask(index_dir: Path, questions: list[str], timeout: float = 300) -
     port = free_port()
     env = dict(os.environ, **QUIET)
     started = time.perf_counter()
-    proc = subprocess.Popen([DALIL, "serve", "--port", str(port), "--index-dir", str(index_dir)],
+    proc = subprocess.Popen([*DALIL, "serve", "--port", str(port), "--index-dir", str(index_dir)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
