@@ -6,7 +6,15 @@ from typing import Any
 
 import click
 
-from assistant.cli_options import DEEP_OPTION, EMBED_OPTION, INDEX_DIR_OPTION, llm_options, reports_errors
+from assistant.cli_options import (
+    DEEP_OPTION,
+    EMBED_OPTION,
+    INDEX_DIR_OPTION,
+    MILVUS_URI_OPTION,
+    STORE_OPTION,
+    llm_options,
+    reports_errors,
+)
 from assistant.settings import Settings
 
 
@@ -30,9 +38,12 @@ def main() -> None:
 @DEEP_OPTION
 @click.option("--rebuild", is_flag=True, help="Embed everything again instead of reusing unchanged files.")
 @click.option("--skip-bad", is_flag=True, help="Index the readable files and list the others, instead of stopping.")
+@STORE_OPTION
+@MILVUS_URI_OPTION
 @reports_errors
 def index_command(paths: tuple[Path, ...], index_dir: Path | None, embed_model: str | None,
-                  deep_model: str | None, rebuild: bool, skip_bad: bool) -> None:
+                  deep_model: str | None, rebuild: bool, skip_bad: bool, store: str | None,
+                  milvus_uri: str | None) -> None:
     """Index .txt, .md, .html and .jsonl articles (files or folders, recursively).
 
     The index then holds exactly the articles under PATHS: new and changed files are embedded,
@@ -44,10 +55,12 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, embed_model: 
     Example usage:
         dalil index seeds/
         dalil index seeds/ ~/news/archive.jsonl --embed-model e5
+        dalil index ~/news/ --store milvus --milvus-uri ./milvus.db
     """
     from assistant.indexing import run_index
 
-    settings = Settings.load(index_dir=index_dir, embed_model=embed_model, deep_model=deep_model)
+    settings = Settings.load(index_dir=index_dir, embed_model=embed_model, deep_model=deep_model, store=store,
+                             milvus_uri=milvus_uri)
     report = run_index(settings, list(paths), rebuild=rebuild, skip_bad=skip_bad)
     for line in report.notes + [f"skipped: {message}" for message in report.skipped]:
         click.echo(f"dalil: {line}", err=True)

@@ -63,3 +63,10 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(130)
 
     return wrapper
+STORE_OPTION = click.option(
+    "--store", type=click.Choice(["faiss", "milvus"]), envvar="DALIL_STORE", show_envvar=True,
+    help="Where the vectors are searched: 'faiss' (in the index folder, the default) or 'milvus' "
+         "(also written to a Milvus collection, which queries search) [default: as the index was built].")
+MILVUS_URI_OPTION = click.option(
+    "--milvus-uri", envvar="DALIL_MILVUS_URI", show_envvar=True,
+    help="For --store milvus: a Milvus Lite file (./milvus.db) or a server (http://host:19530).")

@@ -5,7 +5,7 @@ from pathlib import Path
 from assistant.settings import Settings
 from index.build import BuildReport, Progress, build_index
 from index.embedding import DEFAULT_EMBEDDER, load_embedder
-from index.errors import IndexMissing
+from index.errors import ConfigError, IndexMissing
 from index.store import read_manifest
 
 
@@ -29,7 +29,21 @@ def run_index(settings: Settings, paths: list[Path], *, rebuild: bool = False,
     return build_index(paths, settings.index_dir, embedder, rebuild=rebuild, skip_bad=skip_bad,
                        progress=progress_bar("Embedding passages"),
                        deep_embedder=load_deep_embedder(settings.deep_model),
-                       deep_progress=progress_bar(f"Deep layer ({settings.deep_model})"))
+                       deep_progress=progress_bar(f"Deep layer ({settings.deep_model})"),
+                       milvus_uri=milvus_uri(settings, manifest))
+
+
+def milvus_uri(settings: Settings, manifest: dict | None) -> str | None:
+    """The Milvus to write to: as asked, else as the index was built; None for FAISS alone."""
+    built = (manifest or {}).get("dense") or {}
+    store = settings.store or built.get("kind", "faiss")
+    if store != "milvus":
+        return None
+    uri = settings.milvus_uri or built.get("uri")
+    if not uri:
+        raise ConfigError("--store milvus needs --milvus-uri.",
+                          "Give a Milvus Lite file (--milvus-uri ./milvus.db) or a server (http://host:19530).")
+    return uri
 
 
 def progress_bar(label: str) -> Progress:

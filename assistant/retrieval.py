@@ -74,6 +74,10 @@ class HybridRetriever:
         k = k or self.top_k
         if query_vector is None:
             query_vector = self.embedder.embed_query(question)
+        if self.index.dense_store is not None and deep_vector is None:  # Milvus: its top passages only
+            from assistant.candidates import candidate_search
+
+            return candidate_search(self, question, k, query_vector)
         dense = self.index.dense_scores(query_vector)
         tokens = tokenise(question)
         weight = LEXICAL_WEIGHT * self.index.lexical.coverage(tokens)

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -25,6 +26,12 @@ class Settings(BaseModel):
     deep_model: str = Field(
         "e5", description="Deep layer for new indexes: a second, slower encoder filled in after the fast one "
         "('e5', a sentence-transformers name or folder, or 'none') (DALIL_DEEP_MODEL).")
+    store: Literal["faiss", "milvus"] | None = Field(
+        None, description="Dense store of a new index: 'faiss' (in the index folder) or 'milvus' (also in a "
+        "Milvus collection, searched instead). None = as the index was built, else faiss (DALIL_STORE).")
+    milvus_uri: str | None = Field(
+        None, description="Milvus for --store milvus: a local Milvus Lite file ending in .db, or a server "
+        "address such as http://host:19530 (DALIL_MILVUS_URI).")
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved and shown per question (DALIL_TOP_K).")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
     seeds_dir: Path = Field(SEEDS_DIR, description="Corpus indexed on first use when there is no index.")

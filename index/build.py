@@ -63,13 +63,16 @@ def index_settings(embedder: DalilEmbedding) -> dict:
 
 def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *, rebuild: bool = False,
                 skip_bad: bool = False, progress: Progress | None = None,
-                deep_embedder: DalilEmbedding | None = None, deep_progress: Progress | None = None) -> BuildReport:
+                deep_embedder: DalilEmbedding | None = None, deep_progress: Progress | None = None,
+                milvus_uri: str | None = None) -> BuildReport:
     """Make the index at ``index_dir`` hold exactly the articles under ``paths``.
 
     Unchanged files (same content hash) keep their passages and vectors; only new or changed files
     are embedded. Nothing is written until everything succeeded, so any failure, or Ctrl-C, leaves
     the previous index as it was. With a ``deep_embedder``, the fast layer is published first and the
     deep layer is then filled in behind it, published in steps (index/deep.py).
+    With ``milvus_uri`` the vectors also go to a Milvus collection, which queries then search
+    (index/dense/milvus.py).
     """
     started = time.perf_counter()
     report = BuildReport()
@@ -81,7 +84,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
         manifest = None if rebuild else _current_manifest(index_dir, settings)
         known = manifest["files"] if manifest else {}
         loaded = _load_all(paths, report, skip_bad, known)
-        if manifest and _up_to_date(manifest, loaded, deep_id):
+        if manifest and _up_to_date(manifest, loaded, deep_id, milvus_uri):
             _report_unchanged(report, loaded, known)
             report.seconds = time.perf_counter() - started
             return report  # already up to date: nothing to load or write
@@ -97,6 +100,10 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
         else:
             manifest = dict(settings, paths=[str(p.resolve()) for p in paths], created_at=_now(), files=files,
                             counts={"articles": report.articles, "passages": len(chunks)})
+            if milvus_uri:
+                from index.dense.milvus import publish
+
+                manifest["dense"] = publish(index_dir, chunks, vectors, milvus_uri)
             new_tokens = [tokenise(c.text) for c, source in zip(chunks, sources, strict=True) if source < 0]
             lexical = LexicalIndex.assemble(previous.lexical if previous else None, sources, new_tokens)
             index = PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest, deep=deep_layer)
@@ -159,11 +166,12 @@ def _current_manifest(index_dir: Path, settings: dict) -> dict | None:
     return manifest
 
 
-def _up_to_date(manifest: dict, loaded: list[LoadedFile], deep_id: str | None) -> bool:
-    """Same files with the same hashes, and the deep layer asked for complete: nothing to do."""
+def _up_to_date(manifest: dict, loaded: list[LoadedFile], deep_id: str | None, milvus_uri: str | None) -> bool:
+    """Same files with the same hashes, the deep layer asked for complete, the same dense store: nothing to do."""
     deep_done = manifest.get("deep") or {}
     return (len(loaded) == len(manifest["files"]) and all(item.unchanged for item in loaded)
-            and deep_done.get("id") == deep_id and deep_done.get("done") == deep_done.get("passages"))
+            and deep_done.get("id") == deep_id and deep_done.get("done") == deep_done.get("passages")
+            and (manifest.get("dense") or {}).get("uri") == milvus_uri)
 
 
 def _report_unchanged(report: BuildReport, loaded: list[LoadedFile], known: dict) -> None:

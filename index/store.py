@@ -51,6 +51,7 @@ class PassageIndex:
     manifest: dict
     faiss_index: faiss.IndexFlatIP | None = None  # holding ``vectors`` already (as loaded); else built here
     deep: DeepLayer | None = None  # the second encoder's vectors, when the index has a deep layer
+    dense_store: Any = None  # a scale-out dense store (index/dense/milvus.py) searched instead, if any
 
     def __post_init__(self) -> None:
         if self.faiss_index is None:
@@ -103,7 +104,17 @@ def load_index(index_dir: Path) -> PassageIndex:
         raise IndexDamaged(f"The index at {index_dir} has {len(chunks)} passages but {vectors.shape[0]} vectors.",
                            _rebuild_hint(index_dir))
     return PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest, faiss_index=flat,
-                        deep=deep)
+                        deep=deep, dense_store=_dense_store(manifest, chunks, vectors.shape[1]))
+
+
+def _dense_store(manifest: dict, chunks: list[Chunk], dim: int) -> Any:
+    """The Milvus collection the manifest names (``--store milvus``), or None for FAISS alone."""
+    where = manifest.get("dense") or {}
+    if where.get("kind") != "milvus":
+        return None
+    from index.dense.milvus import MilvusIndex
+
+    return MilvusIndex(where["uri"], where["collection"], dim, [chunk.id for chunk in chunks])
 
 
 def read_manifest(index_dir: Path) -> dict:

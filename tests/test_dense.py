@@ -25,7 +25,7 @@ def milvus_index(tmp_path: Path, vectors: np.ndarray):
     from index.dense.milvus import MilvusIndex
 
     index = MilvusIndex(str(tmp_path / "milvus.db"), "test_passages", vectors.shape[1], [])
-    index.sync(chunks_for(len(vectors)), vectors, np.arange(len(vectors)))
+    assert index.sync(chunks_for(len(vectors)), vectors) == len(vectors)
     return index
 
 
@@ -64,7 +64,7 @@ def test_milvus_sync_upserts_new_and_deletes_dropped_passages(tmp_path: Path) ->
     # The next generation drops p0..p9 and adds q0..q4: rows are the new generation's.
     chunks = chunks_for(50)[10:] + chunks_for(5, "q")
     fresh = np.vstack([vectors[10:], unit_rows(5, seed=9)])
-    index.sync(chunks, fresh, np.arange(40, 45))
+    assert index.sync(chunks, fresh) == 5
     assert sorted(index._stored_ids()) == sorted(c.id for c in chunks)
     rows, _ = index.search(fresh[42], 3)
     assert rows[0] == 42 and chunks[rows[0]].id == "q2"

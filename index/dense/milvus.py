@@ -44,14 +44,16 @@ class MilvusIndex:
         self._rows = {chunk_id: row for row, chunk_id in enumerate(ids)}
         self._ids = list(ids)
 
-    def sync(self, chunks: list[Chunk], vectors: np.ndarray, new_rows: np.ndarray) -> None:
-        """Make the collection hold exactly ``chunks``: upsert ``new_rows``, delete passages no longer there."""
+    def sync(self, chunks: list[Chunk], vectors: np.ndarray) -> int:
+        """Make the collection hold exactly ``chunks``: insert the missing, delete the dropped. Returns
+        how many were inserted."""
         current = {chunk.id for chunk in chunks}
-        stale = [chunk_id for chunk_id in self._stored_ids() if chunk_id not in current]
+        stored = set(self._stored_ids())
+        stale = [chunk_id for chunk_id in stored if chunk_id not in current]
         if stale:
             self.store.client.delete(self.collection, ids=stale)
         nodes = []
-        for row in new_rows:
+        for row in (row for row, chunk in enumerate(chunks) if chunk.id not in stored):
             node = chunks[row].to_node()
             node.embedding = vectors[row].tolist()
             nodes.append(node)
@@ -60,6 +62,7 @@ class MilvusIndex:
         self.store.client.flush(self.collection)
         self._ids = [chunk.id for chunk in chunks]
         self._rows = {chunk_id: row for row, chunk_id in enumerate(self._ids)}
+        return len(nodes)
 
     def _stored_ids(self) -> list[str]:
         iterator = self.store.client.query_iterator(self.collection, batch_size=10_000, output_fields=["id"])
@@ -85,6 +88,22 @@ class MilvusIndex:
     def describe(self) -> dict:
         """What the manifest records to find the collection again."""
         return {"kind": "milvus", "uri": self.uri, "collection": self.collection}
+
+
+def publish(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, uri: str) -> dict:
+    """Sync the index folder's collection to ``chunks``; the manifest entry that finds it again.
+
+    Done before the new generation is published: until it is, readers of the previous one skip passages
+    they do not know, and miss the ones this build removed.
+    """
+    if "://" not in uri:  # Milvus Lite: a local file, found again from any working directory
+        if not uri.endswith(".db"):
+            raise ConfigError(f"The Milvus Lite file '{uri}' must end in .db.",
+                              "Use --milvus-uri ./milvus.db, or http://host:19530 for a Milvus server.")
+        uri = str(Path(uri).resolve())
+    index = MilvusIndex(uri, collection_name(index_dir), vectors.shape[1], [])
+    index.sync(chunks, vectors)
+    return index.describe()
 
 
 def collection_name(index_dir: Path) -> str:

@@ -1,0 +1,66 @@
+"""Milvus against FAISS on XQuAD: the same top-10 passages? (dense alone, and the full hybrid ranking)
+
+Run:  .venv/bin/python benchmarks/scale/milvus_overlap.py [--out benchmarks/results/scale]
+Indexes ../shared/data/xquad/corpus_ar (read in place) with --store milvus into a temp Milvus Lite file,
+then asks every XQuAD question (Arabic and English) through the Milvus store and through FAISS over the
+same index, and reports the mean overlap of their top-10s.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+XQUAD = REPO.parent / "shared" / "data" / "xquad"
+sys.path.insert(0, str(REPO))
+
+
+def overlap(a: list, b: list) -> float:
+    return len(set(a) & set(b)) / max(len(a), 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scale")
+    args = parser.parse_args()
+    from assistant.retrieval import HybridRetriever
+    from index.build import build_index
+    from index.embedding import load_embedder
+    from index.store import load_index
+
+    questions = [json.loads(line)["question"] for name in ("gold_ar.jsonl", "gold_en.jsonl")
+                 for line in open(XQUAD / name, encoding="utf-8")]
+    embedder = load_embedder("use")
+    with tempfile.TemporaryDirectory() as tmp:
+        build_index([XQUAD / "corpus_ar"], Path(tmp) / "ix", embedder, milvus_uri=str(Path(tmp) / "m.db"))
+        index = load_index(Path(tmp) / "ix")
+        milvus = HybridRetriever(index, embedder, top_k=10)
+        faiss_index = load_index(Path(tmp) / "ix")
+        faiss_index.dense_store = None
+        faiss = HybridRetriever(faiss_index, embedder, top_k=10)
+        dense, hybrid, seconds = [], [], {"milvus": 0.0, "faiss": 0.0}
+        for question in questions:
+            vector = embedder.embed_query(question)
+            dense.append(overlap(index.dense_store.search(vector, 10)[0].tolist(),
+                                 faiss_index.faiss_index.search(vector.reshape(1, -1), 10)[1][0].tolist()))
+            ranked = {}
+            for name, retriever in (("milvus", milvus), ("faiss", faiss)):
+                started = time.perf_counter()
+                ranked[name] = [hit.chunk.id for hit in retriever.search(question, 10, vector)]
+                seconds[name] += time.perf_counter() - started
+            hybrid.append(overlap(ranked["milvus"], ranked["faiss"]))
+        result = {"questions": len(questions), "passages": len(index.chunks),
+                  "dense_top10_overlap": round(sum(dense) / len(dense), 4),
+                  "hybrid_top10_overlap": round(sum(hybrid) / len(hybrid), 4),
+                  "hybrid_identical_share": round(sum(h == 1.0 for h in hybrid) / len(hybrid), 4),
+                  "mean_search_ms": {k: round(v / len(questions) * 1000, 2) for k, v in seconds.items()}}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "milvus_overlap.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
