@@ -5,9 +5,9 @@ import re
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from scipy import sparse
 
 from index.normalise import normalise
 
@@ -71,9 +71,12 @@ class LexicalIndex:
 
     K1, B = 1.5, 0.75
 
-    def __init__(self, terms: dict[str, int], frequencies: sparse.csc_matrix, lengths: np.ndarray) -> None:
+    def __init__(self, terms: dict[str, int], frequencies: tuple[np.ndarray, np.ndarray, np.ndarray],
+                 lengths: np.ndarray) -> None:
         self.vocabulary = terms  # term -> column
-        self._tf = frequencies  # passages x terms, raw term counts
+        # Passages x terms raw counts, compressed by column (indptr, indices, data): the arrays of a scipy
+        # CSC matrix, kept bare so that answering never imports scipy (~0.25 s at start-up).
+        self._tf = frequencies
         self._lengths = lengths  # tokens per passage
         self._average = float(lengths.mean()) if len(lengths) else 1.0
 
@@ -86,29 +89,37 @@ class LexicalIndex:
                  new_tokens: list[list[str]]) -> "LexicalIndex":
         """An index whose row i is ``previous`` row ``sources[i]``, or, where that is -1, the next of
         ``new_tokens``: unchanged passages are never tokenised or counted again."""
+        from scipy import sparse
+
         terms = dict(previous.vocabulary) if previous else {}
         new_rows = _count(new_tokens, terms)
-        old_rows = previous._tf.tocsr() if previous else sparse.csr_matrix((0, 0), dtype=np.float32)
+        old_rows = previous._matrix().tocsr() if previous else sparse.csr_matrix((0, 0), dtype=np.float32)
         old_rows.resize(old_rows.shape[0], len(terms))
         stacked = sparse.vstack([old_rows, new_rows], format="csr")
         # Rows of ``stacked``: the previous index's, then the new ones; pick them in final order.
         order = np.where(sources >= 0, sources, old_rows.shape[0] + np.cumsum(sources < 0) - 1)
         matrix = stacked[order] if len(order) else stacked
         lengths = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()
-        return cls(terms, matrix.tocsc(), lengths)
+        columns = matrix.tocsc()
+        return cls(terms, (columns.indptr, columns.indices, columns.data.astype(np.float32)), lengths)
+
+    def _matrix(self) -> Any:
+        from scipy import sparse
+
+        return sparse.csc_matrix(self._tf[::-1], shape=(len(self._lengths), len(self.vocabulary)))
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens (zeros where nothing matches)."""
         scores = np.zeros(len(self._lengths), dtype=np.float32)
         count = len(self._lengths)
         norm = self.K1 * (1 - self.B + self.B * self._lengths / self._average)
-        tf = self._tf
+        indptr, indices, data = self._tf
         for token in query_tokens:  # a repeated token counts again, as in bm25s
             column = self.vocabulary.get(token)
             if column is None:
                 continue
-            lo, hi = tf.indptr[column], tf.indptr[column + 1]
-            rows, freq = tf.indices[lo:hi], tf.data[lo:hi]
+            lo, hi = indptr[column], indptr[column + 1]
+            rows, freq = indices[lo:hi], data[lo:hi]
             idf = np.log(1 + (count - (hi - lo) + 0.5) / (hi - lo + 0.5))
             scores[rows] += (idf * freq / (norm[rows] + freq)).astype(np.float32)
         return scores
@@ -118,10 +129,10 @@ class LexicalIndex:
         return sum(t in self.vocabulary for t in query_tokens) / len(query_tokens) if query_tokens else 0.0
 
     def save(self, folder: Path) -> None:
-        tf = self._tf
+        indptr, indices, data = self._tf
         with open(folder / "frequencies.npz", "wb") as fh:
-            np.savez(fh, indptr=tf.indptr, indices=tf.indices, data=tf.data, lengths=self._lengths,
-                     shape=np.array(tf.shape))
+            np.savez(fh, indptr=indptr, indices=indices, data=data, lengths=self._lengths,
+                     shape=np.array([len(self._lengths), len(self.vocabulary)]))
         words = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
         (folder / "vocabulary.json").write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
 
@@ -129,15 +140,15 @@ class LexicalIndex:
     def load(cls, folder: Path) -> "LexicalIndex":
         with np.load(folder / "frequencies.npz") as arrays:
             shape = tuple(int(n) for n in arrays["shape"])
-            tf = sparse.csc_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape)
+            tf = (arrays["indptr"], arrays["indices"], arrays["data"])
             lengths = arrays["lengths"]
         words = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
-        if len(words) != shape[1] or len(lengths) != shape[0]:
+        if len(words) != shape[1] or len(lengths) != shape[0] or len(tf[0]) != shape[1] + 1:
             raise ValueError(f"{len(words)} terms for {shape[1]} columns")
         return cls({word: i for i, word in enumerate(words)}, tf, lengths)
 
 
-def _count(token_lists: list[list[str]], terms: dict[str, int]) -> sparse.csr_matrix:
+def _count(token_lists: list[list[str]], terms: dict[str, int]) -> Any:
     """Term counts of each token list (new terms are added to ``terms``), one row per list."""
     indptr, indices, data = [0], [], []
     for tokens in token_lists:
@@ -146,5 +157,7 @@ def _count(token_lists: list[list[str]], terms: dict[str, int]) -> sparse.csr_ma
         indices.extend(terms.setdefault(term, len(terms)) for term in counts)
         data.extend(counts.values())
         indptr.append(len(indices))
+    from scipy import sparse
+
     return sparse.csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int32),
                               np.array(indptr, dtype=np.int64)), shape=(len(token_lists), len(terms)))

