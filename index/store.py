@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from index.chunk_list import ChunkList
 from index.deep import DeepLayer
 from index.errors import IndexDamaged, IndexMismatch, IndexMissing
 from index.lexical import LexicalIndex
@@ -45,7 +47,7 @@ EDGE_BYTES = 1 << 20
 class PassageIndex:
     """Everything needed to search: passages in vector order, the vectors, BM25, the manifest."""
 
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]  # a ChunkList when loaded: parsed on use
     vectors: np.ndarray  # (n, dim) float32, L2-normalised, row i = chunks[i]
     lexical: LexicalIndex
     manifest: dict
@@ -90,8 +92,8 @@ def load_index(index_dir: Path) -> PassageIndex:
     manifest = _read_manifest(folder, index_dir)
     _verify_checksums(folder, manifest, index_dir)
     try:
-        with open(folder / "chunks.jsonl", encoding="utf-8") as fh:
-            chunks = [Chunk.from_dict(json.loads(line)) for line in fh]
+        chunks = ChunkList((folder / "chunks.jsonl").read_bytes())
+        chunks.check()
         flat = faiss.read_index(str(folder / "vectors.faiss"))
         # A view of the index's own memory, not a copy: the PassageIndex keeps ``flat`` alive with it.
         vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
@@ -107,7 +109,7 @@ def load_index(index_dir: Path) -> PassageIndex:
                         deep=deep, dense_store=_dense_store(manifest, chunks, vectors.shape[1]))
 
 
-def _dense_store(manifest: dict, chunks: list[Chunk], dim: int) -> Any:
+def _dense_store(manifest: dict, chunks: Sequence[Chunk], dim: int) -> Any:
     """The Milvus collection the manifest names (``--store milvus``), or None for FAISS alone."""
     where = manifest.get("dense") or {}
     if where.get("kind") != "milvus":
