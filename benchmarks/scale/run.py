@@ -11,6 +11,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--questions", type=int, default=200, help="Questions derived from titles.")
     parser.add_argument("--cold-runs", type=int, default=5, help="Cold `dalil ask` runs (median reported).")
     parser.add_argument("--out", type=Path, default=measure.REPO / "benchmarks" / "results" / "scale")
+    parser.add_argument("--keep", type=Path, help="Build in KEEP/<size> and keep it (default: a temp folder).")
     args = parser.parse_args(argv)
     if not args.articles.is_file():
         parser.error(f"{args.articles} not found: pass --articles PATH (a JSONL of articles).")
@@ -61,8 +63,12 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"environment": environment(), "questions": args.questions, "sizes": []}
     for size in sorted(args.sizes):
         subset = rows[:size]
+        questions = corpus.questions_from_titles(subset, args.questions)
+        if args.keep:
+            shutil.rmtree(args.keep / str(size), ignore_errors=True)  # a fresh index: no warm cache
+            result["sizes"].append(bench_size(subset, questions, args.keep / str(size), args.cold_runs))
+            continue
         with tempfile.TemporaryDirectory(prefix=f"dalil-scale-{size}-") as tmp:
-            questions = corpus.questions_from_titles(subset, args.questions)
             result["sizes"].append(bench_size(subset, questions, Path(tmp), args.cold_runs))
     result["environment"]["load_after"] = _load()
     report.write(result, args.out)
