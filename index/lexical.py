@@ -98,7 +98,8 @@ class LexicalIndex:
         stacked = sparse.vstack([old_rows, new_rows], format="csr")
         # Rows of ``stacked``: the previous index's, then the new ones; pick them in final order.
         order = np.where(sources >= 0, sources, old_rows.shape[0] + np.cumsum(sources < 0) - 1)
-        matrix = stacked[order] if len(order) else stacked
+        in_place = len(order) == stacked.shape[0] and np.array_equal(order, np.arange(len(order)))
+        matrix = stacked if in_place or not len(order) else stacked[order]  # appending: no reordering
         lengths = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()
         columns = matrix.tocsc()
         return cls(terms, (columns.indptr, columns.indices, columns.data.astype(np.float32)), lengths)

@@ -27,7 +27,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from index.chunk_list import ChunkList
+from index.chunk_list import ChunkList, MergedChunks
 from index.deep import DeepLayer
 from index.errors import IndexDamaged, IndexMismatch, IndexMissing
 from index.lexical import LexicalIndex
@@ -164,9 +164,13 @@ def remove_old_generations(index_dir: Path) -> None:
 
 
 def _write_generation(folder: Path, index: PassageIndex) -> None:
-    with open(folder / "chunks.jsonl", "w", encoding="utf-8") as fh:
-        for chunk in index.chunks:
-            fh.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+    with open(folder / "chunks.jsonl", "wb") as fh:
+        if isinstance(index.chunks, MergedChunks):  # an update: unchanged passages copied as stored
+            fh.writelines(index.chunks.lines())
+        elif isinstance(index.chunks, ChunkList):  # the same passages again (a deep-layer step): as stored
+            fh.write(index.chunks.raw)
+        else:
+            fh.writelines((json.dumps(c.to_dict(), ensure_ascii=False) + "\n").encode() for c in index.chunks)
     faiss.write_index(index.faiss_index, str(folder / "vectors.faiss"))
     (folder / "lexical").mkdir()
     index.lexical.save(folder / "lexical")

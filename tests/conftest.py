@@ -2,12 +2,15 @@
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 # Before anything imports huggingface_hub, which reads these once: no test may reach the network.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+# Unpacked model weights (index/use_weights.py) go to a temp folder, not the developer's ~/.cache.
+os.environ["DALIL_CACHE_DIR"] = tempfile.mkdtemp(prefix="dalil-test-cache-")
 
 import pytest
 

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from index.chunk_list import ChunkList
@@ -27,3 +28,15 @@ def test_empty_and_damaged_files() -> None:
     assert len(ChunkList(b"")) == 0
     with pytest.raises(json.JSONDecodeError):
         ChunkList(b"\x00\x00\n").check()
+
+
+def test_merged_chunks_copy_stored_lines_and_add_new_ones() -> None:
+    from index.chunk_list import MergedChunks
+
+    old = [chunk(n) for n in range(4)]
+    stored = ChunkList("".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in old).encode())
+    merged = MergedChunks(stored, np.array([2, -1, 0, -1]), [chunk(10), chunk(11)])
+    assert list(merged) == [old[2], chunk(10), old[0], chunk(11)] and len(stored._parsed) == 2
+    lines = b"".join(merged.lines())
+    assert list(ChunkList(lines)) == list(merged)
+    assert len(stored._parsed) == 2  # the copied rows were not parsed again

