@@ -30,7 +30,8 @@ def markdown(result: dict) -> str:
     lines += ["| " + " | ".join(cell(r) for _, cell in COLUMNS) + " |" for r in result["sizes"]]
     env = result["environment"]
     lines += ["", f"{env['cores']} cores; load average before/after: {env['load_before']} / {env['load_after']}; "
-              f"{result['questions']} questions from titles; embedder {env['embedder']}; {env['started']}."]
+              f"{result['questions']} questions from titles; embedder {env['embedder']}, deep layer "
+              f"{env.get('deep_model', 'none')}; {env['started']}."]
     return "\n".join(lines) + "\n"
 
 

@@ -24,14 +24,15 @@ import measure  # noqa: E402
 import report  # noqa: E402
 
 
-def bench_size(rows: list[dict], questions: list[str], work: Path, cold_runs: int) -> dict:
+def bench_size(rows: list[dict], questions: list[str], work: Path, cold_runs: int, deep_model: str) -> dict:
     """Every figure for one corpus size, on a fresh index (so no embedding cache is warm)."""
     source = corpus.write_subset(rows, work / "corpus")
     index_dir = work / "index"
-    build = measure.run("index", str(source), "--index-dir", str(index_dir))
+    layers = ["--index-dir", str(index_dir), "--deep-model", deep_model]
+    build = measure.run("index", str(source), *layers)
     passages = json.loads((index_dir / "current" / "manifest.json").read_text())["counts"]["passages"]
-    unchanged = measure.run("index", str(source), "--index-dir", str(index_dir))
-    added = measure.run("index", str(source), str(corpus.new_article(work / "new")), "--index-dir", str(index_dir))
+    unchanged = measure.run("index", str(source), *layers)
+    added = measure.run("index", str(source), str(corpus.new_article(work / "new")), *layers)
     assert "(1 added, 0 changed, 0 removed" in added.stdout, added.stdout  # only the new file was new
     result = {
         "articles": len(rows), "passages": passages,
@@ -55,21 +56,26 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--questions", type=int, default=200, help="Questions derived from titles.")
     parser.add_argument("--cold-runs", type=int, default=5, help="Cold `dalil ask` runs (median reported).")
     parser.add_argument("--out", type=Path, default=measure.REPO / "benchmarks" / "results" / "scale")
+    parser.add_argument("--deep-model", default="none",
+                        help="Deep layer to build (index/deep.py); 'none' times the fast layer alone, which "
+                             "is what answers first.")
     parser.add_argument("--keep", type=Path, help="Build in KEEP/<size> and keep it (default: a temp folder).")
     args = parser.parse_args(argv)
     if not args.articles.is_file():
         parser.error(f"{args.articles} not found: pass --articles PATH (a JSONL of articles).")
     rows = corpus.read_articles(args.articles, max(args.sizes))
-    result = {"environment": environment(), "questions": args.questions, "sizes": []}
+    result = {"environment": dict(environment(), deep_model=args.deep_model), "questions": args.questions,
+              "sizes": []}
     for size in sorted(args.sizes):
         subset = rows[:size]
         questions = corpus.questions_from_titles(subset, args.questions)
         if args.keep:
             shutil.rmtree(args.keep / str(size), ignore_errors=True)  # a fresh index: no warm cache
-            result["sizes"].append(bench_size(subset, questions, args.keep / str(size), args.cold_runs))
+            result["sizes"].append(bench_size(subset, questions, args.keep / str(size), args.cold_runs,
+                                              args.deep_model))
             continue
         with tempfile.TemporaryDirectory(prefix=f"dalil-scale-{size}-") as tmp:
-            result["sizes"].append(bench_size(subset, questions, Path(tmp), args.cold_runs))
+            result["sizes"].append(bench_size(subset, questions, Path(tmp), args.cold_runs, args.deep_model))
     result["environment"]["load_after"] = _load()
     report.write(result, args.out)
     print(report.markdown(result))
