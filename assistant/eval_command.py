@@ -71,7 +71,7 @@ def eval_command(gold_path: Path, corpus: tuple[Path, ...], index_dir: Path | No
         eval_seconds = time.perf_counter() - asked
     report.config["gold"] = {"path": str(gold_path), "sha256": _sha256(gold_path)[:16], "questions": len(gold)}
     report.config["corpus"]["paths"] = [str(p) for p in corpus] or [str(settings.index_dir)]
-    report.config["seconds"] = {"index": round(build_seconds, 1), "questions": round(eval_seconds, 1),
+    report.config["seconds"] = {"index": round(build_seconds, 3), "questions": round(eval_seconds, 1),
                                 "total": round(time.perf_counter() - started, 1)}
     if generator is not None:
         report.config["llm"] = generator.label

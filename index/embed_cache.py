@@ -46,26 +46,24 @@ class EmbeddingCache:
         keys_path, vectors_path = self.folder / "keys.bin", self.folder / "vectors.f32"
         if not (keys_path.is_file() and vectors_path.is_file()):
             return
-        vectors = np.fromfile(vectors_path, dtype=np.float32)
         keys = keys_path.read_bytes()
-        count = min(len(keys) // KEY_BYTES, vectors.size // self.dim)  # ignore a torn tail
-        self.vectors = vectors[: count * self.dim].reshape(count, self.dim)
+        count = min(len(keys) // KEY_BYTES, vectors_path.stat().st_size // (4 * self.dim))  # ignore a torn tail
+        if count:
+            # Memory-mapped: an update that finds one new passage reads one vector, not the 200 MB of 20k articles.
+            self.vectors = np.memmap(vectors_path, dtype=np.float32, mode="r", shape=(count, self.dim))
         self.rows = {keys[i * KEY_BYTES:(i + 1) * KEY_BYTES]: i for i in range(count)}
 
     def lookup(self, keys: list[bytes]) -> tuple[np.ndarray, list[int]]:
         """Vectors for ``keys`` (zeros where unknown) and the positions of the unknown ones."""
         out = np.zeros((len(keys), self.dim), dtype=np.float32)
-        missing = []
-        for i, key in enumerate(keys):
-            row = self.rows.get(key)
-            if row is None:
-                missing.append(i)
-            else:
-                out[i] = self.vectors[row]
-        return out, missing
+        rows = [self.rows.get(key, -1) for key in keys]
+        found = [i for i, row in enumerate(rows) if row >= 0]
+        if found:
+            out[found] = self.vectors[[rows[i] for i in found]]
+        return out, [i for i, row in enumerate(rows) if row < 0]
 
     def append(self, keys: list[bytes], vectors: np.ndarray) -> None:
-        """Store new vectors on disk (vectors first, then keys) and in memory."""
+        """Store new vectors on disk (vectors first, then keys); they are found from the next build on."""
         fresh = [i for i, key in enumerate(keys) if key not in self.rows]
         if not fresh:
             return
@@ -75,9 +73,7 @@ class EmbeddingCache:
             fh.write(block.tobytes())
         with open(self.folder / "keys.bin", "ab") as fh:
             fh.write(b"".join(keys[i] for i in fresh))
-        start = len(self.vectors)
-        self.vectors = np.vstack([self.vectors, block])
-        self.rows.update({keys[i]: start + n for n, i in enumerate(fresh)})
+        self.rows.update({keys[i]: -2 for i in fresh})  # known (no second append), not readable until reloaded
 
 
 def embed_with_cache(texts: list[str], embedder: DalilEmbedding, cache_dir: Path,
