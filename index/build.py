@@ -132,13 +132,21 @@ def _publish(index_dir: Path, index: PassageIndex) -> None:
 
 def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, report: BuildReport,
                progress: Progress | None) -> None:
-    """Give every passage not yet done its deep vectors, publishing a generation every so often."""
+    """Give every passage not yet done its deep vectors, publishing a generation every so often.
+
+    Through the embedding cache, like the fast layer: a changed file's unchanged passages and sentences,
+    or text another index in this folder's history already had, are not embedded again.
+    """
     started = last_publish = time.monotonic()
     todo = np.flatnonzero(~index.deep.done).tolist()
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return embed_with_cache(texts, embedder, index_dir / EMBED_CACHE)[0]
+
     for start in range(0, len(todo), DEEP_BATCH):
         batch = todo[start:start + DEEP_BATCH]
         try:
-            deep.fill(index.deep, index.chunks, embedder, batch)
+            deep.fill(index.deep, index.chunks, embed, batch)
         except KeyboardInterrupt:
             raise DeepFillInterrupted from None
         report.deep_embedded += len(batch)

@@ -14,6 +14,7 @@ Files in a generation::
     deep-done.npy        (passages,) bool
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,12 +88,13 @@ def concatenate(parts: list[DeepLayer]) -> DeepLayer:
                      np.concatenate([p.done for p in parts]))
 
 
-def fill(layer: DeepLayer, chunks: list[Chunk], embedder, rows: list[int]) -> None:
-    """Embed passages ``rows`` and their sentences with ``embedder`` (the deep encoder), in place."""
+def fill(layer: DeepLayer, chunks: list[Chunk], embed: Callable[[list[str]], np.ndarray], rows: list[int]) -> None:
+    """Give passages ``rows`` and their sentences deep vectors, in place; ``embed`` is the deep encoder's
+    passage embedding (through the embedding cache, in a build)."""
     texts = [chunks[i].text for i in rows]
     sentence_texts = [t for i in rows for t in chunks[i].sentence_texts()]
-    passage_vectors = embedder.embed_passages(texts)
-    sentence_vectors = embedder.embed_passages(sentence_texts) if sentence_texts else None
+    passage_vectors = embed(texts)
+    sentence_vectors = embed(sentence_texts) if sentence_texts else None
     taken = 0
     for row, vector in zip(rows, passage_vectors, strict=True):
         span = layer.rows_for(row)

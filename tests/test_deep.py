@@ -28,7 +28,10 @@ def test_deep_layer_is_filled_and_reused(tmp_path: Path, articles_copy: Path, us
     report = build_index([articles_copy], index_dir, use_embedder, deep_embedder=deep_counting)
     index = load_index(index_dir)
     assert index.deep is not None and index.deep.complete and report.deep_embedded == report.passages
-    assert deep_counting.embedded == report.passages + sentence_count(index)  # every passage and sentence
+    # Every passage and sentence, each distinct text once (a one-sentence passage is embedded once, through
+    # the embedding cache).
+    texts = {c.text for c in index.chunks} | {t for c in index.chunks for t in c.sentence_texts()}
+    assert deep_counting.embedded == len(texts) < report.passages + sentence_count(index) + 1
     assert read_manifest(index_dir)["deep"] == {"id": "deep-test", "dim": use_embedder.dim,
                                                 "done": report.passages, "passages": report.passages}
     # Row i of the deep sentences is the i-th sentence in passage order, embedded by the deep encoder.
