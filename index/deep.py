@@ -12,6 +12,8 @@ Files in a generation::
     deep-passages.npy    (passages, dim) float32, L2-normalised, zeros where not done
     deep-sentences.npy   (sentences, dim) float32: every sentence of every passage, in passage order
     deep-done.npy        (passages,) bool
+    deep-offsets.npy     (passages + 1,) int64: row of each passage's first sentence (stored, so loading
+                         does not parse every passage to count its sentences)
 """
 
 from collections.abc import Callable
@@ -22,7 +24,7 @@ import numpy as np
 
 from index.records import Chunk
 
-FILES = ("deep-passages.npy", "deep-sentences.npy", "deep-done.npy")
+FILES = ("deep-passages.npy", "deep-sentences.npy", "deep-done.npy", "deep-offsets.npy")
 
 
 @dataclass
@@ -62,17 +64,19 @@ class DeepLayer:
         return int(self.passages.shape[1])
 
     def save(self, folder: Path) -> None:
-        for name, array in zip(FILES, (self.passages, self.sentences, self.done), strict=True):
+        for name, array in zip(FILES, (self.passages, self.sentences, self.done, self.offsets), strict=True):
             np.save(folder / name, array)
 
     @classmethod
-    def load(cls, folder: Path, model_id: str, chunks: list[Chunk]) -> "DeepLayer":
-        passages, sentences, done = (np.load(folder / name) for name in FILES)
-        offsets = sentence_offsets(chunks)
-        if passages.shape[0] != len(chunks) or sentences.shape[0] != offsets[-1] or done.shape != (len(chunks),):
+    def load(cls, folder: Path, model_id: str, passage_count: int) -> "DeepLayer":
+        # Copy-on-write maps: a big archive's sentence vectors are read as questions need them, and a
+        # resumed fill can still write rows (into memory, saved as a new generation).
+        passages, sentences, done, offsets = (np.load(folder / name, mmap_mode="c") for name in FILES)
+        if (passages.shape[0] != passage_count or done.shape != (passage_count,)
+                or offsets.shape != (passage_count + 1,) or sentences.shape[0] != offsets[-1]):
             raise ValueError(f"the deep layer has {passages.shape[0]} passage and {sentences.shape[0]} sentence "
-                             f"rows for {len(chunks)} passages and {offsets[-1]} sentences")
-        return cls(model_id, passages, sentences, offsets, done)
+                             f"rows for {passage_count} passages")
+        return cls(model_id, passages, sentences, np.asarray(offsets), np.array(done))
 
 
 def sentence_offsets(chunks: list[Chunk]) -> np.ndarray:

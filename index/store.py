@@ -98,7 +98,7 @@ def load_index(index_dir: Path) -> PassageIndex:
         # A view of the index's own memory, not a copy: the PassageIndex keeps ``flat`` alive with it.
         vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
         lexical = LexicalIndex.load(folder / "lexical")
-        deep = DeepLayer.load(folder, manifest["deep"]["id"], chunks) if manifest.get("deep") else None
+        deep = DeepLayer.load(folder, manifest["deep"]["id"], len(chunks)) if manifest.get("deep") else None
     except Exception as err:  # any parse failure means a damaged index, whatever the library raised
         raise IndexDamaged(f"The index at {index_dir} cannot be read ({type(err).__name__}: {err}).",
                            _rebuild_hint(index_dir)) from err
