@@ -41,6 +41,7 @@ CURRENT = "current"
 # the middle of a big file is not (FAISS and JSON parsing catch some of those).
 FULL_CHECK_BYTES = 32 << 20
 EDGE_BYTES = 1 << 20
+LOAD_ATTEMPTS = 3  # a reader races at most this many publishes before giving up
 
 
 @dataclass
@@ -88,7 +89,18 @@ def current_generation(index_dir: Path) -> Path:
 
 def load_index(index_dir: Path) -> PassageIndex:
     """Load and verify the current index; a damaged file raises ``IndexDamaged`` naming it."""
-    folder = current_generation(index_dir)
+    for _ in range(LOAD_ATTEMPTS - 1):
+        folder = current_generation(index_dir)
+        try:
+            return _load_generation(folder, index_dir)
+        except IndexDamaged:
+            if current_generation(index_dir) == folder:
+                raise
+            # A build published meanwhile and removed the generation we were reading: read the new one.
+    return _load_generation(current_generation(index_dir), index_dir)
+
+
+def _load_generation(folder: Path, index_dir: Path) -> PassageIndex:
     manifest = _read_manifest(folder, index_dir)
     _verify_checksums(folder, manifest, index_dir)
     try:
@@ -156,11 +168,16 @@ def save_index(index_dir: Path, index: PassageIndex) -> Path:
 
 
 def remove_old_generations(index_dir: Path) -> None:
-    """Delete generations that ``current`` no longer points at (left by earlier or killed builds)."""
+    """Delete generations that ``current`` no longer points at, and temporary links (left by killed builds).
+
+    Call it only under the write lock: then no other writer is half-way through a generation.
+    """
     keep = (index_dir / CURRENT).resolve().name if (index_dir / CURRENT).exists() else None
     for path in index_dir.glob("gen-*"):
         if path.name != keep:
             shutil.rmtree(path, ignore_errors=True)
+    for link in index_dir.glob(f".{CURRENT}.*"):
+        link.unlink(missing_ok=True)
 
 
 def _write_generation(folder: Path, index: PassageIndex) -> None:
@@ -224,9 +241,11 @@ def _read_manifest(folder: Path, index_dir: Path) -> dict:
 def _verify_checksums(folder: Path, manifest: dict, index_dir: Path) -> None:
     for name, expected in manifest["checksums"].items():
         path = folder / name
-        if not path.is_file():
-            raise IndexDamaged(f"The index file {path} is missing.", _rebuild_hint(index_dir))
-        if path.stat().st_size != expected["size"] or _checksum(path, "sha256" in expected) != expected:
+        try:
+            damaged = path.stat().st_size != expected["size"] or _checksum(path, "sha256" in expected) != expected
+        except OSError:  # missing, or removed while being read
+            raise IndexDamaged(f"The index file {path} is missing.", _rebuild_hint(index_dir)) from None
+        if damaged:
             raise IndexDamaged(f"The index file {path} is damaged (its content does not match the manifest).",
                                _rebuild_hint(index_dir))
 
