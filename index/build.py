@@ -21,7 +21,7 @@ from index.lexical import TOKENISER_VERSION, LexicalIndex, tokenise
 from index.loading import LoadedFile, find_files, load_if_changed
 from index.normalise import NORMALISER_VERSION
 from index.records import Chunk
-from index.store import PassageIndex, check_compatible, load_index, read_manifest, save_index
+from index.store import PassageIndex, check_compatible, load_index, read_manifest, remove_old_generations, save_index
 
 # The deep layer is embedded this many passages at a time (with their sentences), and published as a new
 # generation at least this often, so a long fill shows its gains while it runs and Ctrl-C loses little.
@@ -80,6 +80,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
     settings = index_settings(embedder)
     deep_id = deep_embedder.model_name if deep_embedder else None
     with _write_lock(index_dir):
+        remove_old_generations(index_dir)  # what a killed build left: it never became `current`
         if rebuild:  # embed everything again, as asked: the cache could be what is wrong
             shutil.rmtree(index_dir / EMBED_CACHE, ignore_errors=True)
         manifest = None if rebuild else _current_manifest(index_dir, settings)
@@ -314,15 +315,22 @@ def _now() -> str:
 
 @contextmanager
 def _write_lock(index_dir: Path) -> Iterator[None]:
-    """One writer at a time. flock dies with its process, so a killed build leaves no stale lock."""
+    """One writer at a time. flock dies with its process, so a killed build leaves no stale lock.
+
+    The holder writes its pid into the file, so a refused writer can say who holds it; a pid left
+    there by a killed writer means nothing, since the lock itself is gone.
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IndexError_(f"Another process is updating the index at {index_dir}.",
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            raise IndexError_(f"Another process (pid {holder}) is updating the index at {index_dir}.",
                               "Wait for it to finish, then try again.") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)
