@@ -1,0 +1,69 @@
+"""Crash safety: killed builds leave the old or the new index, a dead writer's lock and leftovers are cleared."""
+
+import fcntl
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks.faults import crash
+from index import store
+from index.build import build_index
+from index.errors import IndexError_
+from index.store import CURRENT, current_generation, load_index
+
+
+@pytest.mark.slow
+def test_sigkilled_index_runs_leave_before_or_after(tmp_path: Path) -> None:
+    """The CI version of benchmarks/faults/crash.py: an update killed while embedding and while writing."""
+    figures = crash.run(tmp_path, articles=20, kills=2, kinds=("update",))
+    assert figures["kills"] == 2 and figures["landed"]["exited"] == 0
+    assert figures["failures"] == 0, [t for t in figures["trials"] if not t["ok"]]
+
+
+def test_a_killed_writers_leftovers_are_cleared(tmp_path: Path, articles_copy: Path, use_embedder) -> None:
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, use_embedder)
+    generation = current_generation(index_dir)
+    # What a writer killed half-way leaves: a partial generation, a temporary link, its pid in the lock file.
+    (index_dir / "gen-20000101-000000-99999-1").mkdir()
+    (index_dir / "gen-20000101-000000-99999-1" / "chunks.jsonl").write_text("{", encoding="utf-8")
+    (index_dir / f".{CURRENT}.99999").symlink_to("gen-20000101-000000-99999-1")
+    (index_dir / ".lock").write_text("99999\n")
+    report = build_index([articles_copy], index_dir, use_embedder)  # up to date: nothing to write
+    assert not report.written and current_generation(index_dir) == generation
+    assert sorted(p.name for p in index_dir.iterdir()) == [".lock", CURRENT, generation.name]
+    assert (index_dir / ".lock").read_text() == f"{os.getpid()}\n"
+
+
+def test_a_live_writer_is_named_and_waited_for(tmp_path: Path, articles_copy: Path, use_embedder) -> None:
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, use_embedder)
+    fd = os.open(index_dir / ".lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another writer, as far as the build can tell
+        os.pwrite(fd, b"4242\n", 0)
+        with pytest.raises(IndexError_, match=r"Another process \(pid 4242\) is updating.*Wait for it"):
+            build_index([articles_copy], index_dir, use_embedder, rebuild=True)
+    finally:
+        os.close(fd)
+    assert build_index([articles_copy], index_dir, use_embedder, rebuild=True).written
+
+
+def test_a_reader_whose_generation_vanishes_reads_the_new_one(tmp_path: Path, articles_copy: Path, use_embedder,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build deletes the generation it replaced; a reader half-way through it must not call the index damaged."""
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, use_embedder)
+    first = current_generation(index_dir)
+    read_manifest = store._read_manifest
+
+    def publish_meanwhile(folder: Path, index_dir_: Path) -> dict:
+        manifest = read_manifest(folder, index_dir_)
+        if folder == first:  # the reader has the manifest; a writer now swaps `current` and removes `first`
+            build_index([articles_copy], index_dir, use_embedder, rebuild=True)
+        return manifest
+
+    monkeypatch.setattr(store, "_read_manifest", publish_meanwhile)
+    index = load_index(index_dir)
+    assert not first.exists() and index.manifest == read_manifest(current_generation(index_dir), index_dir)
