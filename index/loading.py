@@ -136,12 +136,26 @@ def _jsonl_articles(text: str, path: Path, source: str) -> list[Article]:
         if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
             raise ArticleError(f"{path}:{number}: the line has no \"text\" string.",
                                'Each line must be one object like {"title": ..., "text": ...}.')
+        if _has_lone_surrogate(line, row):
+            raise ArticleError(f"{path}:{number}: the line escapes a lone surrogate (\\ud800 to \\udfff), "
+                               "which is not text.", "Fix that escape, or remove the line.")
         metadata = {k: v for k, v in row.items() if k not in ("title", "text") and _json_scalar(v)}
         title = str(row.get("title") or f"{path.stem} #{number}")
         articles.append(_article(source, number, title, row["text"], metadata))
     if not articles:
         raise ArticleError(f"{path}: the file holds no articles.", "Add one JSON object per line.")
     return articles
+
+
+def _has_lone_surrogate(line: str, row: dict) -> bool:
+    """Whether a JSON escape in ``line`` decoded to a lone surrogate, which no UTF-8 file can hold."""
+    if "\\u" not in line:  # only an escape can make one: the line itself was decoded from UTF-8
+        return False
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _json_scalar(value: object) -> bool:
