@@ -13,8 +13,9 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from assistant.generation import Event, Events, Generator
@@ -25,7 +26,10 @@ from index.build import build_index
 from index.embedding import load_embedder
 from index.errors import ArticleError, DalilError
 from index.store import CURRENT, load_index
-from ui.uploads import accept_upload
+from ui.uploads import INCOMING, check_upload, place_upload, sha256_of
+
+KEEP_FINISHED_JOBS = 100  # finished jobs still answered by GET /api/jobs/{id}; older ones are forgotten
+REMOVING, REPLACED = ".removing-", ".replaced-"  # hidden (never indexed) until a job ends
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +55,34 @@ class Job:
     message: str = ""
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
+    ended: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "ended"}
 
     @property
     def finished(self) -> bool:
         return self.state in ("done", "failed")
+
+
+@dataclass
+class FileChange:
+    """What a job did to the uploads folder before indexing, so that a failed job can undo it."""
+
+    path: Path
+    parked: Path | None = None  # the file's previous content, hidden until the index is updated
+    new: bool = False  # there was no file at ``path`` before
+    nothing_to_do: str = ""  # why the index need not change (an identical file is already indexed)
+
+    def keep(self) -> None:
+        if self.parked:
+            self.parked.unlink(missing_ok=True)
+
+    def undo(self) -> None:
+        if self.parked and self.parked.exists():
+            os.replace(self.parked, self.path)
+        elif self.new:
+            self.path.unlink(missing_ok=True)
 
 
 class Library:
@@ -70,9 +95,10 @@ class Library:
         self._assistant = assistant
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dalil-index")
         self._jobs: dict[str, Job] = {}
-        self._events: dict[str, threading.Event] = {}
+        self._jobs_lock = threading.Lock()  # request threads add jobs while others list them
         self._seen = self._published()  # the generation last loaded (or found damaged and skipped)
         self._following = False  # a load of a newer generation is queued
+        recover_uploads(self.uploads)
 
     @property
     def assistant(self) -> Assistant:
@@ -103,7 +129,7 @@ class Library:
         return {"status": "ok", "index_loaded": True, "index_dir": str(self.settings.index_dir),
                 "articles": manifest["counts"]["articles"], "passages": manifest["counts"]["passages"],
                 "files": len(manifest["files"]), "embedder": manifest["embedder"], "deep": manifest.get("deep"),
-                "indexing": any(not job.finished for job in self._jobs.values())}
+                "indexing": any(not job.finished for job in self._job_list())}
 
     def articles(self) -> list[dict]:
         """One row per indexed article: id, title, file, passages, when added, uploaded or not."""
@@ -117,9 +143,10 @@ class Library:
         return rows
 
     def add(self, filename: str, data: bytes) -> Job:
-        """Store an uploaded file (refusing bad ones at once) and queue indexing it."""
-        path, _ = accept_upload(self.uploads, filename, data, self.settings.max_upload_bytes)
-        return self._submit(Job(id=uuid.uuid4().hex[:12], action="add", file=path.name), path)
+        """Check an uploaded file (refusing bad ones at once) and queue storing and indexing it."""
+        incoming, name = check_upload(self.uploads, filename, data, self.settings.max_upload_bytes)
+        job = Job(id=uuid.uuid4().hex[:12], action="add", file=name)
+        return self._submit(job, lambda: self._place(job, incoming))
 
     def remove(self, ref: str) -> Job:
         """Queue removing the uploaded file named ``ref``, or holding the article with id ``ref``."""
@@ -130,15 +157,19 @@ class Library:
                           "Remove it from its folder and run `dalil index`, or upload articles to manage them here.")
         if len(self._assistant.index.manifest["files"]) == 1:
             raise Refused(f"'{record['source']}' is the only indexed file.", "Upload another article first.")
-        return self._submit(Job(id=uuid.uuid4().hex[:12], action="remove", file=record["source"]), path)
+        job = Job(id=uuid.uuid4().hex[:12], action="remove", file=record["source"])
+        return self._submit(job, lambda: self._park(job, path))
 
     def job(self, job_id: str) -> Job:
-        if job_id not in self._jobs:
-            raise NotFound(f"No indexing job '{job_id}'.", "Use the id returned by the upload or removal.")
-        return self._jobs[job_id]
+        with self._jobs_lock:
+            found = self._jobs.get(job_id)
+        if found is None:
+            raise NotFound(f"No indexing job '{job_id}' (the server keeps the last {KEEP_FINISHED_JOBS} finished).",
+                           "Use the id returned by the upload or removal.")
+        return found
 
     def wait(self, job: Job, timeout: float | None = None) -> Job:
-        self._events[job.id].wait(timeout)
+        job.ended.wait(timeout)
         return job
 
     def close(self) -> None:
@@ -151,33 +182,58 @@ class Library:
                 return key, record
         raise NotFound(f"No indexed article or file '{ref}'.", "See GET /api/articles for ids and files.")
 
-    def _submit(self, job: Job, path: Path) -> Job:
-        self._jobs[job.id] = job
-        self._events[job.id] = threading.Event()
-        self._worker.submit(self._run, job, path)
+    def _job_list(self) -> list[Job]:
+        with self._jobs_lock:
+            return list(self._jobs.values())
+
+    def _submit(self, job: Job, change: Callable[[], FileChange]) -> Job:
+        with self._jobs_lock:
+            self._jobs[job.id] = job
+        self._worker.submit(self._run, job, change)
         return job
 
-    def _run(self, job: Job, path: Path) -> None:
-        """Index the corpus with ``path`` added or taken out; undo the file change if that fails."""
-        parked = path.with_name(f".removing-{job.id}-{path.name}")  # hidden: the indexer skips it
+    def _run(self, job: Job, change_files: Callable[[], FileChange]) -> None:
+        """Change the uploads folder, then index the corpus; undo the file change if that fails."""
+        change = None
         try:
             job.state = "indexing"
-            if job.action == "remove":
-                path.rename(parked)
-            self._reindex(job)
-            if job.action == "remove":
-                parked.unlink()
-            job.state, job.message = "done", self._done_message(job)
+            change = change_files()
+            if not change.nothing_to_do:
+                self._reindex(job)
+            change.keep()
+            job.state, job.message = "done", change.nothing_to_do or self._done_message(job)
         except Exception as err:  # the job reports any failure; the server keeps serving
-            if job.action == "add":
-                path.unlink(missing_ok=True)
-            elif parked.exists():
-                parked.rename(path)
+            if change:
+                change.undo()
             job.state = "failed"
             job.message = str(err) if isinstance(err, DalilError) else f"{type(err).__name__}: {err}"
         finally:
             job.finished_at = time.time()
-            self._events[job.id].set()
+            job.ended.set()
+            self._forget_old_jobs()
+
+    def _place(self, job: Job, incoming: Path) -> FileChange:
+        """Give a checked upload its name, unless a file with the same bytes is indexed already."""
+        digest = sha256_of(incoming)
+        for record in self._assistant.index.manifest["files"].values():
+            if record["sha256"] == digest:
+                incoming.unlink()
+                return FileChange(self.uploads / job.file,
+                                  nothing_to_do=f"'{job.file}' holds the same text as '{record['source']}', which "
+                                                "is indexed already: nothing changed.")
+        path, parked = place_upload(incoming, job.file, self.uploads / f"{REPLACED}{job.id}-{job.file}")
+        return FileChange(path, parked=parked, new=parked is None)
+
+    def _park(self, job: Job, path: Path) -> FileChange:
+        parked = path.with_name(f"{REMOVING}{job.id}-{path.name}")
+        path.rename(parked)
+        return FileChange(path, parked=parked)
+
+    def _forget_old_jobs(self) -> None:
+        with self._jobs_lock:
+            finished = sorted((j for j in self._jobs.values() if j.finished), key=lambda j: j.finished_at or 0)
+            for old in finished[:-KEEP_FINISHED_JOBS]:
+                del self._jobs[old.id]
 
     def _reindex(self, job: Job) -> None:
         def progress(done: int, total: int) -> None:
@@ -236,3 +292,17 @@ class Library:
         counts = self._assistant.index.manifest["counts"]
         verb = "Added" if job.action == "add" else "Removed"
         return f"{verb} {job.file}. The index now holds {counts['articles']} articles, {counts['passages']} passages."
+
+
+def recover_uploads(folder: Path) -> None:
+    """Tidy what a server killed in the middle of a job left in the uploads folder.
+
+    A removal that never finished is undone (its job was never reported done); the earlier version of a
+    replaced file and checked uploads still waiting for the worker are dropped.
+    """
+    if not folder.is_dir():
+        return
+    for path in folder.glob(f"{REMOVING}*"):
+        os.replace(path, path.with_name(path.name[len(REMOVING) + 13:]))  # the job id is 12 characters and "-"
+    for path in [*folder.glob(f"{INCOMING}*"), *folder.glob(f"{REPLACED}*")]:
+        path.unlink(missing_ok=True)

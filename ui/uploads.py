@@ -1,7 +1,8 @@
 """Accepting an uploaded article file: allowed type, size limit, a safe name inside the uploads folder.
 
-Nothing here touches the index. ``accept_upload`` either refuses the file with an ``ArticleError`` (the
-uploads folder unchanged) or leaves it, checked readable, under a new safe name in the folder.
+Nothing here touches the index. ``check_upload`` either refuses the file with an ``ArticleError`` (the
+uploads folder unchanged) or leaves it, checked readable, under a hidden name; ``place_upload`` (run by the
+one index worker, so folder changes never interleave) gives it its safe name.
 """
 
 import hashlib
@@ -14,6 +15,7 @@ from index.errors import ArticleError
 from index.loading import SUPPORTED, load_file
 
 MAX_NAME_CHARS = 80
+INCOMING = ".incoming-"  # prefix of a checked upload waiting for the index worker
 UNSAFE = re.compile(r"[^\w.\-]+")  # \w is Unicode: Arabic file names stay readable
 
 
@@ -54,53 +56,49 @@ def check_size(size: int, limit: int) -> None:
                              "Split it into smaller files, or raise DALIL_MAX_UPLOAD_BYTES.")
 
 
-def accept_upload(folder: Path, filename: str, data: bytes, limit: int) -> tuple[Path, bool]:
-    """Check the upload and store it in ``folder`` under a safe, unused name.
+def check_upload(folder: Path, filename: str, data: bytes, limit: int) -> tuple[Path, str]:
+    """Check an upload and keep it in ``folder`` under a hidden name until the index worker places it.
 
     Returns:
-        ``(path, new)``: where the file is, and False when an identical file was already there.
+        ``(incoming, name)``: the hidden file holding ``data``, and the safe name it is to be stored under.
     Raises:
         ArticleError: wrong type, too large, empty, binary or unreadable (nothing is stored).
     """
     name = check_type(filename)
     check_size(len(data), limit)
     folder.mkdir(parents=True, exist_ok=True)
-    same = _identical(folder, name, data)
-    if same is not None:
-        return same, False
-    # Written under a hidden name first: the indexer skips dot-files, so a half-written upload is never read.
-    incoming = folder / f".incoming-{uuid.uuid4().hex}{Path(name).suffix}"
+    # A hidden name: the indexer skips dot-files, so an upload is never read before it is placed.
+    incoming = folder / f"{INCOMING}{uuid.uuid4().hex}{Path(name).suffix}"
     incoming.write_bytes(data)
-    try:
-        try:  # the same checks as `dalil index`: empty, binary, not UTF-8, bad JSONL
-            load_file(incoming, name)
-        except ArticleError as err:
-            raise ArticleError(err.message.replace(str(incoming), f"'{name}'"),
-                               "Upload a UTF-8 text file that holds the article's text.") from None
-        target = _unused(folder, name)
-        os.replace(incoming, target)
-    finally:
+    try:  # the same checks as `dalil index`: empty, binary, not UTF-8, bad JSONL
+        load_file(incoming, name)
+    except ArticleError as err:
         incoming.unlink(missing_ok=True)
+        raise ArticleError(err.message.replace(str(incoming), f"'{name}'"),
+                           "Upload a UTF-8 text file that holds the article's text.") from None
+    return incoming, name
+
+
+def place_upload(incoming: Path, name: str, parked: Path) -> tuple[Path, Path | None]:
+    """Move a checked upload to ``name`` in its folder; a file already there is moved to ``parked``.
+
+    An upload under the name of an earlier one replaces it (the portal's way to correct an article);
+    the earlier file waits, hidden, at ``parked`` until the index is updated, so a failure can put it back.
+    Returns:
+        ``(path, parked or None)``.
+    """
+    folder = incoming.parent
+    target = folder / name
     if target.resolve().parent != folder.resolve():  # belt and braces: safe_name already forbids this
-        target.unlink(missing_ok=True)
-        raise ArticleError(f"'{filename}' cannot be stored safely.", "Rename the file and upload it again.")
-    return target, True
+        incoming.unlink(missing_ok=True)
+        raise ArticleError(f"'{name}' cannot be stored safely.", "Rename the file and upload it again.")
+    moved = None
+    if target.exists():
+        os.replace(target, parked)
+        moved = parked
+    os.replace(incoming, target)
+    return target, moved
 
 
-def _identical(folder: Path, name: str, data: bytes) -> Path | None:
-    """The file in ``folder`` named like ``name`` (or ``name-2`` ...) holding exactly ``data``, if any."""
-    digest = hashlib.sha256(data).hexdigest()
-    stem, suffix = Path(name).stem, Path(name).suffix
-    for path in [folder / name, *sorted(folder.glob(f"{stem}-*{suffix}"))]:
-        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
-            return path
-    return None
-
-
-def _unused(folder: Path, name: str) -> Path:
-    stem, suffix = Path(name).stem, Path(name).suffix
-    target, n = folder / name, 1
-    while target.exists():
-        n += 1
-        target = folder / f"{stem}-{n}{suffix}"
-    return target
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
