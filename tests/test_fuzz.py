@@ -59,3 +59,18 @@ def test_a_jsonl_upload_escaping_a_lone_surrogate_is_refused(server: httpx.Clien
     files = {"file": ("briefs.jsonl", b'{"title": "t", "text": "a \\ud800 b"}\n', "text/plain")}
     reply = server.post("/api/articles", files=files, params={"wait": True})
     assert reply.status_code == 422 and "briefs.jsonl':1: the line escapes a lone surrogate" in reply.json()["error"]
+
+
+@pytest.mark.parametrize(("route", "content_type"), [("/api/ask", "application/json"),
+                                                     ("/api/articles", "multipart/form-data; boundary=b0undary")])
+def test_a_chunked_body_past_the_limit_is_refused_unread(server: httpx.Client, route: str, content_type: str) -> None:
+    """No Content-Length to check up front: the server counts what arrives and stops reading at the limit
+    (before, /api/ask read all 200 MB into memory and then refused the question as too long)."""
+
+    def body():
+        for _ in range(200):
+            yield b"x" * 1_000_000
+
+    reply = server.post(route, content=body(), headers={"Content-Type": content_type})
+    assert reply.status_code == 413 and "The request is over" in reply.json()["error"]
+    assert server.get("/api/health").status_code == 200

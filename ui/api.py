@@ -88,12 +88,39 @@ class BodyLimit:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         limit = self.limits.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if limit is not None:
-            length = dict(scope.get("headers") or []).get(b"content-length", b"0")
-            if length.isdigit() and int(length) > limit:
-                response = error_body(f"The request is over {limit:,} bytes.", "RequestTooLarge", 413)
-                return await response(scope, receive, send)
-        await self.app(scope, receive, send)
+        if limit is None:
+            return await self.app(scope, receive, send)
+        too_large = error_body(f"The request is over {limit:,} bytes.", "RequestTooLarge", 413)
+        length = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if length.isdigit() and int(length) > limit:
+            return await too_large(scope, receive, send)
+        # A chunked body declares no length: count what arrives, and stop reading past the limit. FastAPI
+        # turns an error while reading into its own 400, so the reply to an overflow is replaced here.
+        state = {"received": 0, "overflow": False, "replied": False}
+
+        async def counted_receive() -> dict:
+            message = await receive()
+            state["received"] += len(message.get("body", b""))
+            if state["received"] > limit:
+                state["overflow"] = True
+                raise BodyTooLarge
+            return message
+
+        async def checked_send(message: dict) -> None:
+            if not state["overflow"]:
+                return await send(message)
+            if not state["replied"]:
+                state["replied"] = True
+                await too_large(scope, receive, send)
+
+        try:
+            await self.app(scope, counted_receive, checked_send)
+        except BodyTooLarge:
+            await checked_send({})
+
+
+class BodyTooLarge(Exception):
+    """Raised inside a request whose body grows past the route's limit while it is read."""
 
 
 def bearer_auth(library: Library):
