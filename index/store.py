@@ -131,6 +131,13 @@ def _dense_store(manifest: dict, chunks: Sequence[Chunk], dim: int) -> Any:
     return MilvusIndex(where["uri"], where["collection"], dim, [chunk.id for chunk in chunks])
 
 
+def verify_index(index_dir: Path) -> Path:
+    """Check the current generation's files against its manifest (hashing them); returns its folder."""
+    folder = current_generation(index_dir)
+    _verify_checksums(folder, _read_manifest(folder, index_dir), index_dir)
+    return folder
+
+
 def read_manifest(index_dir: Path) -> dict:
     """The manifest of the current index (cheap: no vectors are loaded)."""
     return _read_manifest(current_generation(index_dir), index_dir)

@@ -25,7 +25,7 @@ from assistant.settings import Settings
 from index.build import build_index
 from index.embedding import load_embedder
 from index.errors import ArticleError, DalilError
-from index.store import CURRENT, load_index
+from index.store import CURRENT, current_generation, load_index, verify_index
 from ui.uploads import INCOMING, check_upload, place_upload, sha256_of
 
 KEEP_FINISHED_JOBS = 100  # finished jobs still answered by GET /api/jobs/{id}; older ones are forgotten
@@ -99,6 +99,7 @@ class Library:
         self._seen = self._published()  # the generation last loaded (or found damaged and skipped)
         self._following = False  # a load of a newer generation is queued
         recover_uploads(self.uploads)
+        self._verified: tuple = ()  # the index files' stat when last found whole: re-hashed only when it changes
 
     @property
     def assistant(self) -> Assistant:
@@ -125,11 +126,33 @@ class Library:
         return iter([Event("delta", answer.answer), Event("final", answer=answer)])
 
     def health(self) -> dict:
+        """Counts of the index being served, and whether its files on disk are still whole.
+
+        Answers come from the copy verified when it was loaded, so damage on disk does not reach them;
+        it would stop the next update, so health reports it (``"status": "damaged"``, what to do in ``problem``).
+        """
         manifest = self._assistant.index.manifest
-        return {"status": "ok", "index_loaded": True, "index_dir": str(self.settings.index_dir),
+        problem = self._disk_problem()
+        return {"status": "damaged" if problem else "ok", "problem": problem, "index_loaded": True,
+                "index_dir": str(self.settings.index_dir),
                 "articles": manifest["counts"]["articles"], "passages": manifest["counts"]["passages"],
                 "files": len(manifest["files"]), "embedder": manifest["embedder"], "deep": manifest.get("deep"),
                 "indexing": any(not job.finished for job in self._job_list())}
+
+    def _disk_problem(self) -> str:
+        """'' when the current index files match their manifest, else the one-line message saying what is wrong."""
+        try:
+            folder = current_generation(self.settings.index_dir)
+            stamp = tuple((str(p), st.st_size, st.st_mtime_ns, st.st_ino) for p in sorted(folder.rglob("*"))
+                          if (st := p.stat()))
+            if stamp != self._verified:
+                verify_index(self.settings.index_dir)
+                self._verified = stamp
+        except DalilError as err:
+            return str(err)
+        except OSError as err:  # a file vanished between listing and stat
+            return f"The index at {self.settings.index_dir} changed while it was checked ({err})."
+        return ""
 
     def articles(self) -> list[dict]:
         """One row per indexed article: id, title, file, passages, when added, uploaded or not."""
