@@ -1,0 +1,54 @@
+"""A damaged index seen by the surfaces: `dalil ask` and `dalil serve` refuse it; a running server reports it."""
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import main
+from assistant.qa import Assistant
+from assistant.settings import Settings
+from benchmarks.faults import damage
+from benchmarks.faults.live import serving
+from index.store import current_generation, load_index
+
+QUESTION = "How much will the port expansion in Al-Waha cost?"
+
+
+@pytest.fixture()
+def index_copy(fixture_index: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "index"
+    shutil.copytree(fixture_index, copy, symlinks=True)
+    return copy
+
+
+@pytest.mark.parametrize(("name", "how"), [("lexical/data.csc.index.npy", "zero"),
+                                           ("lexical/params.index.json", "truncate"), ("chunks.jsonl", "delete")])
+@pytest.mark.parametrize("command", [["ask", QUESTION], ["serve", "--port", "9"]])
+def test_ask_and_serve_refuse_a_damaged_index(index_copy: Path, name: str, how: str, command: list[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/test_build.py covers loading every file; here the commands' one line (BM25 files included)."""
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: pytest.fail("dalil serve served a damaged index"))
+    damage.damage(current_generation(index_copy) / name, how)
+    result = CliRunner().invoke(main, [*command, "--index-dir", str(index_copy)])
+    assert result.exit_code == 1, result.output
+    assert damage.names_the_problem(result.output, name) and "Traceback" not in result.output
+    assert "8.8" not in result.output  # nothing was answered
+
+
+def test_a_running_server_reports_each_damaged_file(index_copy: Path, use_embedder) -> None:
+    """Every file of the index truncated, zeroed, deleted in turn under a running server (on loopback)."""
+    from ui.server import create_app
+
+    config = Settings(index_dir=index_copy, upload_dir=index_copy.parent / "uploads")
+    assistant = Assistant(load_index(index_copy), use_embedder, config)
+    expected = {k: v for k, v in assistant.answer(QUESTION).to_json().items() if k != "timings_ms"}
+    with serving(create_app(assistant, config)) as url, httpx.Client(base_url=url, timeout=120) as http:
+        assert http.get("/api/health").json()["status"] == "ok"
+        results = damage.run_all(index_copy, http, expected, with_cli=False)
+        assert len(results) == 3 * len(damage.index_files(index_copy)) >= 27
+        assert [r for r in results if not r["ok"]] == []
+        health = http.get("/api/health").json()
+        assert health["status"] == "ok" and health["problem"] == ""  # each file was put back
