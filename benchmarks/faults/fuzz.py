@@ -75,8 +75,9 @@ def ask_requests(draw) -> dict:
 
 
 EXTENSION = st.sampled_from([".txt", ".md", ".html", ".jsonl", ".TXT", ".pdf", "", ".txt.exe", "."])
-FILE_NAME = st.builds(lambda stem, ext: stem + ext, text(max_size=40).map(
-    lambda s: s.encode("utf-8", "replace").decode("utf-8")), EXTENSION)  # a multipart name must encode
+# A form field or a multipart file name must encode to UTF-8 on the client's side: no lone surrogates there.
+FORM_TEXT = text(max_size=40).map(lambda s: s.encode("utf-8", "replace").decode("utf-8"))
+FILE_NAME = st.builds(lambda stem, ext: stem + ext, FORM_TEXT, EXTENSION)
 FILE_BODY = st.one_of(
     st.binary(max_size=2000),
     text(1, 400).map(lambda s: s.encode("utf-8", "surrogatepass")),
@@ -91,7 +92,7 @@ def upload_requests(draw) -> dict:
     """keyword arguments for ``httpx.Client.post('/api/articles', ...)``."""
     wait = draw(st.sampled_from(["false", "false", "true", "yes", "maybe", ""]))
     if draw(st.integers(0, 9)) == 0:  # not a file at all
-        return {"params": {"wait": wait}, "data": {"file": draw(TEXT) or "x"}}
+        return {"params": {"wait": wait}, "data": {"file": draw(FORM_TEXT) or "x"}}
     files = {"file": (draw(FILE_NAME), draw(FILE_BODY), draw(st.sampled_from(["text/plain", "application/pdf"])))}
     return {"params": {"wait": wait}, "files": files}
 
