@@ -60,13 +60,21 @@ def run_clients(url: str, clients: int, per_client: int, headers: dict) -> dict:
                     if problem:
                         errors.append(problem)
 
+    return latency_figures(latencies, errors, in_threads(client, clients))
+
+
+def in_threads(target, count: int) -> float:
+    """Run ``target(n)`` for n in range(count) in threads at once; seconds until all have returned."""
     started = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    seconds = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def latency_figures(latencies: list[float], errors: list[str], seconds: float) -> dict:
     return {"requests": len(latencies), "errors": len(errors), "error_samples": errors[:5],
             "seconds": round(seconds, 1), "throughput_rps": round(len(latencies) / seconds, 2),
             "p50_ms": round(percentile(latencies, 50)), "p95_ms": round(percentile(latencies, 95)),

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import signal
-import statistics
 import tempfile
 import threading
 import time
@@ -24,9 +23,9 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.load_check import generated_article, percentile, start_server
+from benchmarks.faults.results import save
+from benchmarks.load_check import generated_article, in_threads, latency_figures, start_server
 
-REPO = Path(__file__).resolve().parents[2]
 QUESTIONS = [
     "What guarantees did Washington offer Algeria?",
     "ما هي الضمانات التي قدمتها واشنطن للجزائر؟",
@@ -91,17 +90,8 @@ def clients(url: str, count: int, keep_going, refs: list[list[str]] | None) -> d
                         errors.append(problem)
                 asked += 1
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    return {"requests": len(latencies), "errors": len(errors), "error_samples": errors[:5], "states": dict(states),
-            "mixed": states["mixed"], "seconds": round(seconds, 1),
-            "throughput_rps": round(len(latencies) / seconds, 2), "p50_ms": round(percentile(latencies, 50)),
-            "p95_ms": round(percentile(latencies, 95)), "mean_ms": round(statistics.mean(latencies))}
+    seconds = in_threads(client, count)
+    return latency_figures(latencies, errors, seconds) | {"states": dict(states), "mixed": states["mixed"]}
 
 
 def which_state(answer: str, index: int, refs: list[list[str]] | None) -> str:
@@ -154,10 +144,7 @@ def main() -> None:
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=60)
-    out = REPO / "benchmarks" / "results" / "faults_concurrency.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=1, ensure_ascii=False))
-    print(json.dumps(figures, indent=1, ensure_ascii=False))
+    out = save("faults_concurrency", figures, figures)
     phases = (figures["idle"], figures["writing"])
     if any(p["errors"] or p["mixed"] for p in phases) or not figures["uploads_whole"]:
         raise SystemExit(f"errors, mixed answers or a partial upload: see {out}")

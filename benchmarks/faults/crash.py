@@ -10,7 +10,6 @@ build must succeed and clear what the killed one left. Writes benchmarks/results
 
 import argparse
 import fcntl
-import json
 import os
 import shutil
 import signal
@@ -23,12 +22,12 @@ from pathlib import Path
 
 from assistant.qa import Assistant
 from benchmarks.faults.corpus import questions, write_corpus
+from benchmarks.faults.results import save
 from index.build import build_index
 from index.embedding import load_embedder
 from index.errors import IndexError_, IndexMissing
 from index.store import CURRENT, load_index
 
-REPO = Path(__file__).resolve().parents[2]
 POLL_SECONDS = 0.0005
 
 
@@ -200,10 +199,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dalil-crash-") as tmp:
         figures = run(Path(tmp), args.articles, args.kills)
-    out = REPO / "benchmarks" / "results" / "faults_crash.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=1, ensure_ascii=False))
-    print(json.dumps({k: v for k, v in figures.items() if k != "trials"}, indent=1))
+    out = save("faults_crash", figures, {k: v for k, v in figures.items() if k != "trials"})
     if figures["failures"]:
         raise SystemExit(f"{figures['failures']} failed trials: see {out}")
 

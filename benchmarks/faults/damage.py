@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.faults.results import save
 from index.store import current_generation
 
-REPO = Path(__file__).resolve().parents[2]
 DAMAGES = ("truncate", "zero", "delete")
 UPLOAD = ("lanterns.txt", b"Lantern festival\n\nThe lantern festival opens on Thursday at the old fish market.\n")
 
@@ -109,10 +109,7 @@ def main() -> None:
             results = run_all(index_dir, http, expected)
     figures = {"files": len({r["file"] for r in results}), "trials": len(results),
                "failures": sum(not r["ok"] for r in results), "results": results}
-    out = REPO / "benchmarks" / "results" / "faults_damage.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=1))
-    print(json.dumps({k: v for k, v in figures.items() if k != "results"}, indent=1))
+    out = save("faults_damage", figures, {k: v for k, v in figures.items() if k != "results"})
     bad = [r for r in results if not r["ok"]]
     print(json.dumps(bad[:5], indent=1))
     if bad:

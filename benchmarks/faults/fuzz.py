@@ -17,7 +17,8 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-REPO = Path(__file__).resolve().parents[2]
+from benchmarks.faults.results import save
+
 # Characters that break naive text handling: bidi controls, combining marks, NUL, BOM, non-characters.
 AWKWARD = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e",
            "\u200f", "\u061c", "\u0301", "\u0651", "\u064b", "\u0670", "\u0000", "\ufeff", "\uffff", "\ufffd",
@@ -169,10 +170,7 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=60)
-    out = REPO / "benchmarks" / "results" / "faults_fuzz.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=1, ensure_ascii=False))
-    print(json.dumps(figures, indent=1, ensure_ascii=False))
+    out = save("faults_fuzz", figures, figures)
     if figures["failures"] or set(figures["health"]) != {200} or not figures["answers_after"]:
         raise SystemExit(f"the server failed: see {out}")
 
