@@ -86,10 +86,22 @@ def kill_at(scenario: Scenario, index_dir: Path, delay: float, after_write_start
         started = time.monotonic()
     while process.poll() is None and time.monotonic() - started < delay:
         time.sleep(POLL_SECONDS)
-    landed = "exited" if process.poll() is not None else ("writing" if generations(index_dir) - old else "running")
+    landed = where(process, index_dir, old)
     process.send_signal(signal.SIGKILL)
     process.wait()
     return landed
+
+
+def where(process: subprocess.Popen, index_dir: Path, old: set[str]) -> str:
+    """The stage a run is in: "running" (loading, embedding), "writing" (its generation is being written),
+    "published" (``current`` points at it; old generations being removed), or "exited"."""
+    new = generations(index_dir) - old
+    if process.poll() is not None:
+        return "exited"
+    if not new:
+        return "running"
+    link = index_dir / CURRENT
+    return "published" if link.is_symlink() and os.readlink(link) in new else "writing"
 
 
 def lock_is_free(index_dir: Path) -> bool:
@@ -161,11 +173,13 @@ def scenarios(work: Path, articles: int, embedder, asked: list[str]) -> list[Sce
 
 
 def moments(timing: dict, kills: int) -> list[tuple[float, bool]]:
-    """``kills`` moments: half spread over the whole run, half over its write phase (plus a margin)."""
+    """``kills`` moments: half spread evenly over the whole run, half after its generation folder appears,
+    geometrically from 0 ms to the end of the run (writing a generation takes only tens of milliseconds)."""
     whole, rest = kills - kills // 2, kills // 2
     write = timing["exits"] - timing["write_starts"]
     return ([(timing["exits"] * (i + 0.5) / whole, False) for i in range(whole)]
-            + [(write * 1.2 * i / max(rest - 1, 1), True) for i in range(rest)])
+            + [(0.0 if i == 0 else 0.001 * (write / 0.001) ** ((i - 1) / max(rest - 2, 1)), True)
+               for i in range(rest)])
 
 
 def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build", "update")) -> dict:
@@ -188,7 +202,8 @@ def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build"
             "stale_locks": sum(not r["lock_free"] for r in results), "failed_recoveries":
             sum(r["recovery"] != "ok" for r in results), "failures": len(bad),
             "states": {s: sum(r["state"] == s for r in results) for s in ("before", "after")},
-            "landed": {s: sum(r["landed"] == s for r in results) for s in ("running", "writing", "exited")},
+            "landed": {s: sum(r["landed"] == s for r in results) for s in ("running", "writing", "published",
+                                                                               "exited")},
             "trials": results}
 
 
