@@ -142,9 +142,7 @@ class Library:
     def _disk_problem(self) -> str:
         """'' when the current index files match their manifest, else the one-line message saying what is wrong."""
         try:
-            folder = current_generation(self.settings.index_dir)
-            stamp = tuple((str(p), st.st_size, st.st_mtime_ns, st.st_ino) for p in sorted(folder.rglob("*"))
-                          if (st := p.stat()))
+            stamp = _stamp(current_generation(self.settings.index_dir))
             if stamp != self._verified:
                 verify_index(self.settings.index_dir)
                 self._verified = stamp
@@ -315,6 +313,12 @@ class Library:
         counts = self._assistant.index.manifest["counts"]
         verb = "Added" if job.action == "add" else "Removed"
         return f"{verb} {job.file}. The index now holds {counts['articles']} articles, {counts['passages']} passages."
+
+
+def _stamp(folder: Path) -> tuple:
+    """Name, size, mtime and inode of every file in ``folder``: any rewrite of a file changes it."""
+    stats = [(str(path), path.stat()) for path in sorted(folder.rglob("*"))]
+    return tuple((name, st.st_size, st.st_mtime_ns, st.st_ino) for name, st in stats)
 
 
 def recover_uploads(folder: Path) -> None:
