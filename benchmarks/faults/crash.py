@@ -172,6 +172,15 @@ def scenarios(work: Path, articles: int, embedder, asked: list[str]) -> list[Sce
     return [Scenario("build", corpus_a, None, None, ref_a), Scenario("update", corpus_b, index_a, ref_a, ref_b)]
 
 
+def probe_copy(scenario: Scenario, work: Path) -> Path:
+    """A fresh copy of the scenario's starting index, for the timed run."""
+    probe = work / "probe"
+    shutil.rmtree(probe, ignore_errors=True)
+    if scenario.start is not None:
+        shutil.copytree(scenario.start, probe, symlinks=True)
+    return probe
+
+
 def moments(timing: dict, kills: int) -> list[tuple[float, bool]]:
     """``kills`` moments: half spread evenly over the whole run, half after its generation folder appears,
     geometrically from 0 ms to the end of the run (writing a generation takes only tens of milliseconds)."""
@@ -182,19 +191,17 @@ def moments(timing: dict, kills: int) -> list[tuple[float, bool]]:
                for i in range(rest)])
 
 
-def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build", "update")) -> dict:
-    """``kills`` trials of each kind of run; returns the figures and every trial's outcome."""
+def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build", "update"),
+        at: list[tuple[float, bool]] | None = None) -> dict:
+    """``kills`` trials of each kind of run (or one at each of the moments ``at``, with no timed run first);
+    returns the figures and every trial's outcome."""
     embedder = load_embedder("use")
     tenth = max(1, articles // 10)
     asked = questions([0, 1, tenth // 2, tenth + 1, articles // 2, articles - 1, articles, articles + 1])
     results = []
     for scenario in [s for s in scenarios(work, articles, embedder, asked) if s.kind in kinds]:
-        probe = work / "probe"
-        shutil.rmtree(probe, ignore_errors=True)
-        if scenario.start is not None:
-            shutil.copytree(scenario.start, probe, symlinks=True)
-        timing = timed_run(scenario.corpus, probe)
-        for delay, in_write in moments(timing, kills):
+        timing = timed_run(scenario.corpus, probe_copy(scenario, work)) if at is None else None
+        for delay, in_write in at or moments(timing, kills):
             results.append(trial(scenario, work, delay, in_write, embedder, asked) | {"timing": timing})
     bad = [r for r in results if not r["ok"]]
     return {"articles": articles, "kills": len(results), "corruptions": sum(r["state"] not in ("before", "after")
