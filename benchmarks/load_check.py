@@ -114,7 +114,8 @@ def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DALIL_")}
+    # None of the caller's DALIL_ settings, except the deep layer's: a benchmark may run without it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DALIL_") or k == "DALIL_DEEP_MODEL"}
     env.update(HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", GRADIO_ANALYTICS_ENABLED="False")
     process = subprocess.Popen([str(Path(sys.executable).parent / "dalil"), "serve", "--port", str(port),
                                 "--index-dir", str(folder / "index")], cwd=folder, env=env,

@@ -49,7 +49,9 @@ def answers(index_dir: Path, embedder, asked: list[str]) -> list[dict]:
 
 
 def dalil_index(corpus: Path, index_dir: Path) -> subprocess.Popen:
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    # The fast layer only: the references are built without a deep layer, and a deep fill publishes
+    # intermediate generations on purpose (each whole, but answering between "before" and "after").
+    env = dict(os.environ, HF_HUB_OFFLINE="1", DALIL_DEEP_MODEL="none")
     return subprocess.Popen([str(Path(sys.executable).parent / "dalil"), "index", str(corpus), "--index-dir",
                              str(index_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
