@@ -14,9 +14,10 @@ from index.store import CURRENT, current_generation, load_index
 
 
 @pytest.mark.slow
-def test_sigkilled_index_runs_leave_before_or_after(tmp_path: Path) -> None:
+def test_sigkilled_index_runs_leave_before_or_after(tmp_path: Path, use_embedder) -> None:
     """The CI version of benchmarks/faults/crash.py: an update killed while starting and while writing."""
-    figures = crash.run(tmp_path, articles=20, kills=2, kinds=("update",), at=[(1.0, False), (0.0, True)])
+    figures = crash.run(tmp_path, articles=20, kills=2, kinds=("update",), at=[(1.0, False), (0.0, True)],
+                        embedder=use_embedder, checks=3)
     assert figures["kills"] == 2 and figures["landed"]["running"] == figures["landed"]["writing"] == 1
     assert figures["failures"] == 0, [t for t in figures["trials"] if not t["ok"]]
 

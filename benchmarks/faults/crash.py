@@ -164,7 +164,9 @@ def scenarios(work: Path, articles: int, embedder, asked: list[str]) -> list[Sce
     """A first build of corpus A, and an update of A's index to corpus B, with both reference states."""
     tenth = max(1, articles // 10)
     corpus_a = write_corpus(work / "corpus-a", articles)
-    corpus_b = write_corpus(work / "corpus-b", articles - tenth, changed=frozenset(range(tenth)), start=tenth)
+    # B drops A's first tenth, changes the next tenth, keeps the rest, and adds a tenth of new ones.
+    corpus_b = write_corpus(work / "corpus-b", articles - tenth, changed=frozenset(range(tenth, 2 * tenth)),
+                            start=tenth)
     write_corpus(corpus_b, tenth, start=articles)  # the added ones
     index_a, index_b = work / "ref-a", work / "ref-b"
     build_index([corpus_a], index_a, embedder)
@@ -194,12 +196,15 @@ def moments(timing: dict, kills: int) -> list[tuple[float, bool]]:
 
 
 def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build", "update"),
-        at: list[tuple[float, bool]] | None = None) -> dict:
+        at: list[tuple[float, bool]] | None = None, embedder=None, checks: int = 8) -> dict:
     """``kills`` trials of each kind of run (or one at each of the moments ``at``, with no timed run first);
-    returns the figures and every trial's outcome."""
-    embedder = load_embedder("use")
+    returns the figures and every trial's outcome. ``embedder`` must be the default one (default: loaded here);
+    ``checks`` questions (at most 8) are compared after each kill."""
+    embedder = embedder or load_embedder("use")
     tenth = max(1, articles // 10)
-    asked = questions([0, 1, tenth // 2, tenth + 1, articles // 2, articles - 1, articles, articles + 1])
+    # About a removed, a changed, an added and an unchanged article first, as far as ``checks`` goes.
+    asked = questions([0, tenth + 1, articles, articles // 2, 1, tenth + tenth // 2, articles + 1,
+                       articles - 1][:checks])
     results = []
     for scenario in [s for s in scenarios(work, articles, embedder, asked) if s.kind in kinds]:
         timing = timed_run(scenario.corpus, probe_copy(scenario, work)) if at is None else None
@@ -220,9 +225,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=20, help="Kills per kind of run (build, update).")
     parser.add_argument("--articles", type=int, default=200)
+    parser.add_argument("--kinds", default="build,update", help="Which runs to kill: build, update or both.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dalil-crash-") as tmp:
-        figures = run(Path(tmp), args.articles, args.kills)
+        figures = run(Path(tmp), args.articles, args.kills, tuple(args.kinds.split(",")))
     out = save("faults_crash", figures, {k: v for k, v in figures.items() if k != "trials"})
     if figures["failures"]:
         raise SystemExit(f"{figures['failures']} failed trials: see {out}")
