@@ -89,7 +89,9 @@ def test_ctrl_c_during_index_leaves_previous_index(tmp_path: Path, fixture_index
     before = os.readlink(index_dir / "current")
     big = tmp_path / "big"
     big.mkdir()
-    for i in range(60):  # enough passages (hundreds) that embedding takes seconds
+    # Enough passages (about 1,600, each file with its own text) that embedding takes seconds even on a fast
+    # machine, so the signal lands while it runs (with 480 passages a fresh-clone run finished first).
+    for i in range(200):
         text = f"خبر رقم {i}\n\n" + f"جملة عن موضوع رقم {i} في المدينة. " * 200
         (big / f"{i}.txt").write_text(text, encoding="utf-8")
     dalil = Path(sys.executable).parent / "dalil"
