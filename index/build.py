@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,6 +30,7 @@ DEEP_BATCH = 8
 DEEP_PUBLISH_SECONDS = 60.0
 # Vectors by passage text, beside the generations: a changed or re-added file re-embeds only new text.
 EMBED_CACHE = "embed-cache"
+T = TypeVar("T")  # what _read_for_update reads: a manifest or a whole index
 # Progress is reported as (passages embedded so far, passages to embed).
 Progress = Callable[[int, int], None]
 
@@ -163,16 +165,9 @@ def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, r
 
 def _current_manifest(index_dir: Path, settings: dict) -> dict | None:
     """The current index's manifest (cheap: nothing else is read), or None when there is none."""
-    try:
-        manifest = read_manifest(index_dir)
-    except IndexMissing:
-        return None
-    except IndexMismatch:
-        raise
-    except IndexError_ as err:
-        raise IndexError_(f"{err.message} It cannot be updated.",
-                          f"Rebuild it with `dalil index --rebuild --index-dir {index_dir} PATH...`.") from err
-    check_compatible(manifest, settings, index_dir)
+    manifest = _read_for_update(index_dir, read_manifest)
+    if manifest is not None:
+        check_compatible(manifest, settings, index_dir)
     return manifest
 
 
@@ -192,8 +187,16 @@ def _report_unchanged(report: BuildReport, loaded: list[LoadedFile], known: dict
 
 
 def _previous_index(index_dir: Path, settings: dict) -> PassageIndex | None:
+    previous = _read_for_update(index_dir, load_index)
+    if previous is not None:
+        check_compatible(previous.manifest, settings, index_dir)
+    return previous
+
+
+def _read_for_update(index_dir: Path, read: Callable[[Path], T]) -> T | None:
+    """``read(index_dir)``, or None when there is no index yet; a damaged one says it cannot be updated."""
     try:
-        previous = load_index(index_dir)
+        return read(index_dir)
     except IndexMissing:
         return None
     except IndexMismatch:
@@ -201,8 +204,6 @@ def _previous_index(index_dir: Path, settings: dict) -> PassageIndex | None:
     except IndexError_ as err:
         raise IndexError_(f"{err.message} It cannot be updated.",
                           f"Rebuild it with `dalil index --rebuild --index-dir {index_dir} PATH...`.") from err
-    check_compatible(previous.manifest, settings, index_dir)
-    return previous
 
 
 def _load_all(paths: list[Path], report: BuildReport, skip_bad: bool, known: dict) -> list[LoadedFile]:
