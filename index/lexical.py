@@ -102,6 +102,14 @@ class LexicalIndex:
         matrix = stacked if in_place or not len(order) else stacked[order]  # appending: no reordering
         lengths = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()
         columns = matrix.tocsc()
+        # Terms that only removed passages had are dropped: ``coverage`` asks whether a word is in the corpus,
+        # and a stale term made an index differ from one built afresh from the same passages (a question
+        # about a removed article kept the lexical weight of a question in the corpus's language).
+        present = np.diff(columns.indptr) > 0
+        if not present.all():
+            columns = columns[:, np.flatnonzero(present)].tocsc()
+            words = sorted(terms, key=terms.__getitem__)
+            terms = {word: i for i, word in enumerate(w for w, keep in zip(words, present, strict=True) if keep)}
         return cls(terms, (columns.indptr, columns.indices, columns.data.astype(np.float32)), lengths)
 
     def _matrix(self) -> Any:

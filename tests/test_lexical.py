@@ -67,3 +67,8 @@ def test_assembled_index_equals_one_built_whole(tmp_path) -> None:
     loaded = LexicalIndex.load(tmp_path)
     assert np.allclose(loaded.scores(tokenise("الميناء")), whole.scores(tokenise("الميناء")), atol=1e-6)
     assert loaded.coverage(tokenise("القطار harbour")) == 0.5
+    # The removed passage's words are gone from the vocabulary, as in the index built whole: coverage of a
+    # question about it is what a fresh index would say.
+    assert set(assembled.vocabulary) == set(whole.vocabulary)
+    only_removed = [t for t in docs[1] if t not in set(docs[0] + docs[2] + docs[3] + docs[4])]
+    assert only_removed and assembled.coverage(only_removed) == whole.coverage(only_removed) == 0.0
