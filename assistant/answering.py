@@ -70,9 +70,12 @@ def rank_sentences(question: str, hits: list[Hit], embedder: DalilEmbedding, que
     if not pool:
         return []
     texts = [hit.chunk.text[s:e] for hit, _, (s, e) in pool]
-    similarity = embedder.embed_passages(texts) @ query_vector
+    rows = _deep_rows(pool, deep, deep_vector)
+    # Where the deep layer covers the pool it also holds the fast encoder's sentence vectors: nothing to embed.
+    fast_vectors = embedder.embed_passages(texts) if rows is None else deep.fast_sentences[rows]
+    similarity = fast_vectors @ query_vector
     meaning = zscore(similarity)
-    deep_similarity = _deep_similarity(pool, deep, deep_vector)
+    deep_similarity = None if rows is None else deep.sentences[rows] @ deep_vector
     if deep_similarity is not None:
         meaning = zscore(deep_similarity) + FAST_WEIGHT_BESIDE_DEEP * meaning
         similarity = deep_similarity
@@ -94,13 +97,12 @@ def rank_sentences(question: str, hits: list[Hit], embedder: DalilEmbedding, que
     return sorted(ranked, key=lambda c: -c.score)
 
 
-def _deep_similarity(pool: list[tuple[Hit, int, tuple[int, int]]], deep: DeepLayer | None,
-                     deep_vector: np.ndarray | None) -> np.ndarray | None:
-    """The deep cosine of each pool sentence, or None when the layer does not cover the whole pool."""
+def _deep_rows(pool: list[tuple[Hit, int, tuple[int, int]]], deep: DeepLayer | None,
+               deep_vector: np.ndarray | None) -> list[int] | None:
+    """The deep layer's sentence rows of the pool, or None when the layer does not cover the whole pool."""
     if deep is None or deep_vector is None or not all(hit.row >= 0 and deep.done[hit.row] for hit, _, _ in pool):
         return None
-    rows = [int(deep.offsets[hit.row]) + number for hit, number, _ in pool]
-    return deep.sentences[rows] @ deep_vector
+    return [int(deep.offsets[hit.row]) + number for hit, number, _ in pool]
 
 
 def rerank(hits: list[Hit], ranked: list[Candidate]) -> list[Hit]:

@@ -114,7 +114,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
             _publish(index_dir, index)
             report.written = True
         if deep_embedder is not None and not index.deep.complete:
-            _fill_deep(index_dir, index, deep_embedder, report, deep_progress)
+            _fill_deep(index_dir, index, deep_embedder, embedder, report, deep_progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -133,8 +133,8 @@ def _publish(index_dir: Path, index: PassageIndex) -> None:
     save_index(index_dir, index)
 
 
-def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, report: BuildReport,
-               progress: Progress | None) -> None:
+def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, fast_embedder: DalilEmbedding,
+               report: BuildReport, progress: Progress | None) -> None:
     """Give every passage not yet done its deep vectors, publishing a generation every so often.
 
     Through the embedding cache, like the fast layer: a changed file's unchanged passages and sentences,
@@ -146,10 +146,13 @@ def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, r
     def embed(texts: list[str]) -> np.ndarray:
         return embed_with_cache(texts, embedder, index_dir / EMBED_CACHE)[0]
 
+    def fast_embed(texts: list[str]) -> np.ndarray:
+        return embed_with_cache(texts, fast_embedder, index_dir / EMBED_CACHE)[0]
+
     for start in range(0, len(todo), DEEP_BATCH):
         batch = todo[start:start + DEEP_BATCH]
         try:
-            deep.fill(index.deep, index.chunks, embed, batch)
+            deep.fill(index.deep, index.chunks, embed, batch, fast_embed)
         except KeyboardInterrupt:
             raise DeepFillInterrupted from None
         report.deep_embedded += len(batch)
@@ -255,12 +258,12 @@ def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder:
     if previous is not None:
         vectors[sources >= 0] = previous.vectors[sources[sources >= 0]]
     vectors[sources < 0] = new_vectors
-    return chunks, vectors, sources, _deep_rows(pieces, previous, old_rows, loaded, deep_embedder)
+    return chunks, vectors, sources, _deep_rows(pieces, previous, old_rows, loaded, deep_embedder, embedder.dim)
 
 
 def _deep_rows(pieces: list[tuple[list[Chunk], list[int] | None]], previous: PassageIndex | None,
                old_rows: dict[str, list[int]], loaded: list[LoadedFile],
-               deep_embedder: DalilEmbedding | None) -> DeepLayer | None:
+               deep_embedder: DalilEmbedding | None, fast_dim: int) -> DeepLayer | None:
     """The deep layer for the assembled passages: reused rows where the previous index has them (same
     deep encoder), empty rows (to be filled) everywhere else."""
     if deep_embedder is None:
@@ -272,7 +275,7 @@ def _deep_rows(pieces: list[tuple[list[Chunk], list[int] | None]], previous: Pas
             parts.append(previous.deep.take(old_rows[str(item.path.resolve())]))
         else:  # a reused file's passages are read back only here, when its deep rows must be redone
             passages = chunks if rows is None else [previous.chunks[i] for i in rows]
-            parts.append(DeepLayer.empty(deep_embedder.model_name, deep_embedder.dim, passages))
+            parts.append(DeepLayer.empty(deep_embedder.model_name, deep_embedder.dim, passages, fast_dim))
     return deep.concatenate(parts)
 
 

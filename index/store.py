@@ -33,7 +33,7 @@ from index.errors import IndexDamaged, IndexMismatch, IndexMissing
 from index.lexical import LexicalIndex
 from index.records import Chunk
 
-FORMAT_VERSION = 2  # 2: BM25 as stored term counts (lexical/), the deep layer (deep-*.npy)
+FORMAT_VERSION = 3  # 2: BM25 as stored term counts, the deep layer; 3: its fast-encoder sentence vectors
 CURRENT = "current"
 # Files up to this size are verified whole on every load. Past it only their size and first and last MiB
 # are: hashing a 20,000-article index whole (~350 MB) took ~1 s of each `dalil ask` and of each update,
