@@ -7,6 +7,7 @@ and writes them to benchmarks/results/load_check.json. Errors must be zero. Not 
 """
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -110,6 +112,18 @@ class Uploader(threading.Thread):
                 self.jobs.append(job)
 
 
+@contextlib.contextmanager
+def served(prefix: str) -> Iterator[str]:
+    """The URL of a `dalil serve` on a temporary index of seeds/, stopped (whole process group) on exit."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        process, url = start_server(Path(tmp))
+        try:
+            yield url
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+
+
 def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -140,14 +154,8 @@ def main() -> None:
     parser.add_argument("--token", default=os.environ.get("DALIL_API_TOKEN"))
     args = parser.parse_args()
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
-    with tempfile.TemporaryDirectory(prefix="dalil-load-") as tmp:
-        process, url = (None, args.url) if args.url else start_server(Path(tmp))
-        try:
-            results = measure(url, args, headers)
-        finally:
-            if process:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=30)
+    with contextlib.nullcontext(args.url) if args.url else served("dalil-load-") as url:
+        results = measure(url, args, headers)
     out = REPO / "benchmarks" / "results" / "load_check.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, ensure_ascii=False))

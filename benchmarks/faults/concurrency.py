@@ -14,17 +14,14 @@ Prints and writes benchmarks/results/faults_concurrency.json (latency p50/p95, t
 import argparse
 import json
 import os
-import signal
-import tempfile
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import httpx
 
 from benchmarks.faults.results import save
-from benchmarks.load_check import generated_article, in_threads, latency_figures, start_server
+from benchmarks.load_check import generated_article, in_threads, latency_figures, served
 
 QUESTIONS = [
     "What guarantees did Washington offer Algeria?",
@@ -139,13 +136,8 @@ def main() -> None:
     parser.add_argument("--paragraphs", type=int, default=400, help="Paragraphs per uploaded article.")
     parser.add_argument("--idle-questions", type=int, default=20, help="Questions per client in the idle phase.")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="dalil-concurrency-") as tmp:
-        process, url = start_server(Path(tmp))
-        try:
-            figures = measure(url, args.clients, args.paragraphs, args.idle_questions)
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
+    with served("dalil-concurrency-") as url:
+        figures = measure(url, args.clients, args.paragraphs, args.idle_questions)
     out = save("faults_concurrency", figures, figures)
     phases = (figures["idle"], figures["writing"])
     if any(p["errors"] or p["mixed"] for p in phases) or not figures["uploads_whole"]:

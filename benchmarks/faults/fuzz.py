@@ -8,10 +8,8 @@ generated requests, and counts replies that are neither a 2xx nor a clear 4xx (a
 
 import argparse
 import json
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
 import httpx
 from hypothesis import HealthCheck, given, settings
@@ -161,15 +159,10 @@ def main() -> None:
     parser.add_argument("--asks", type=int, default=800, help="Generated requests to POST /api/ask.")
     parser.add_argument("--uploads", type=int, default=300, help="Generated requests to POST /api/articles.")
     args = parser.parse_args()
-    from benchmarks.load_check import start_server
+    from benchmarks.load_check import served
 
-    with tempfile.TemporaryDirectory(prefix="dalil-fuzz-") as tmp:
-        process, url = start_server(Path(tmp))
-        try:
-            figures = run(url, args.asks, args.uploads)
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+    with served("dalil-fuzz-") as url:
+        figures = run(url, args.asks, args.uploads)
     out = save("faults_fuzz", figures, figures)
     if figures["failures"] or set(figures["health"]) != {200} or not figures["answers_after"]:
         raise SystemExit(f"the server failed: see {out}")
