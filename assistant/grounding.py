@@ -215,8 +215,7 @@ def supporter(claim: str, assistant: "Assistant") -> Callable[[Hit], Support]:
     if not claim.strip():
         return lambda hit: Support(hit.chunk.sentences[0], 0.0)
     embedder, index = assistant.embedder, assistant.index
-    vector = embedder.embed_query(claim)
-    deep_vector = assistant.deep_embedder.embed_query(claim) if assistant.deep_embedder else None
+    vector, deep_vector = assistant.embed(claim)
     coverage = index.lexical.coverage(tokenise(claim))
 
     def support(hit: Hit) -> Support:

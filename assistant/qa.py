@@ -59,8 +59,7 @@ class Assistant:
         question = self.check_question(question)
         k = k or self.settings.top_k
         started = time.perf_counter()
-        query_vector = self.embedder.embed_query(question)
-        deep_vector = self.deep_embedder.embed_query(question) if self.deep_embedder else None
+        query_vector, deep_vector = self.embed(question)
         timings = {"embed_ms": _ms_since(started)}
         hits, ranked, chosen = self.select(question, k, query_vector, timings, deep_vector)
         if evidence.is_supported(question, chosen, self.similarity_model(chosen)):
@@ -73,6 +72,10 @@ class Assistant:
         timings["total_ms"] = _ms_since(started)
         timings["answer_ms"] = timings["total_ms"] - timings["embed_ms"] - timings["retrieve_ms"]
         return Answer(question, text, abstained, citations, timings, hits=hits[:k])
+
+    def embed(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """``text`` as a query for the fast encoder, and for the deep layer's encoder when there is one."""
+        return self.embedder.embed_query(text), self.deep_embedder.embed_query(text) if self.deep_embedder else None
 
     def similarity_model(self, chosen: list[Candidate]) -> str:
         """The encoder whose cosine the chosen sentences carry (the abstention threshold is per encoder)."""

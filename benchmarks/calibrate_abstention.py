@@ -51,9 +51,8 @@ def rows_for(assistant: Assistant, questions: list[dict]) -> list[tuple]:
     rows = []
     for gold in questions:
         question = gold["question"]
-        deep_vector = assistant.deep_embedder.embed_query(question) if assistant.deep_embedder else None
-        _, _, chosen = assistant.select(question, assistant.settings.top_k,
-                                        assistant.embedder.embed_query(question), deep_vector=deep_vector)
+        query_vector, deep_vector = assistant.embed(question)
+        _, _, chosen = assistant.select(question, assistant.settings.top_k, query_vector, deep_vector=deep_vector)
         text = " ".join(c.text for c in chosen)
         found = any(normalise(a) in normalise(text) for a in gold["answers"])
         typed = evidence.carries_type(evidence.expected_type(question), text)
