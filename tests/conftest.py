@@ -1,5 +1,6 @@
 """Shared fixtures: offline environment, the fixture articles, a tiny sentence-transformers model, indexes."""
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -9,8 +10,10 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-# Unpacked model weights (index/use_weights.py) go to a temp folder, not the developer's ~/.cache.
+# Unpacked model weights (index/use_weights.py) go to a temp folder, not the developer's ~/.cache; it is
+# removed when the test session ends, so repeated runs do not pile folders up in /tmp.
 os.environ["DALIL_CACHE_DIR"] = tempfile.mkdtemp(prefix="dalil-test-cache-")
+atexit.register(shutil.rmtree, os.environ["DALIL_CACHE_DIR"], True)
 
 import pytest
 
