@@ -37,7 +37,9 @@ ROWS = [
     ("+ USE passage cosine beside it (0.3)", dict(e5_p=1.0, use_p=0.3, s_use=1.0)),
     ("+ e5 best-sentence cosine (0.8)", dict(e5_p=1.0, use_p=0.3, e5_smax=0.8, s_use=1.0)),
     ("+ e5 sentence cosine in the answer step", dict(e5_p=1.0, use_p=0.3, e5_smax=0.8, s_e5=1.0, s_use=0.5)),
-    ("+ rerank by best sentence (0.7) = Dalil", dict(e5_p=1.0, use_p=0.3, e5_smax=0.8, s_e5=1.0, s_use=0.5, rr=0.7)),
+    ("+ rerank by best sentence (0.7)", dict(e5_p=1.0, use_p=0.3, e5_smax=0.8, s_e5=1.0, s_use=0.5, rr=0.7)),
+    ("+ USE best-sentence cosine (0.3) = Dalil",
+     dict(e5_p=1.0, use_p=0.3, e5_smax=0.8, use_smax=0.3, s_e5=1.0, s_use=0.5, rr=0.7)),
 ]
 
 
@@ -88,6 +90,7 @@ class Scorer:
     def fused(self, p: dict, w: dict) -> np.ndarray:
         f = w.get("e5_p", 0) * zscore(p["e5_p"]) + w.get("use_p", 0) * zscore(p["use_p"])
         f = f + w.get("e5_smax", 0) * zscore(best_per_passage(p["e5_s"], self.offsets))
+        f = f + w.get("use_smax", 0) * zscore(best_per_passage(p["use_s"], self.offsets))
         f = f + 0.5 * p["cov"] * zscore(p["bm"])
         return f + (0.5 * self.carries[p["kind"]] if p["kind"] else 0)
 
