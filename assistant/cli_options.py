@@ -44,8 +44,9 @@ def llm_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 DEEP_OPTION = click.option(
     "--deep-model", envvar="DALIL_DEEP_MODEL", show_envvar=True,
-    help="Deep layer, filled in after the fast one: 'e5' (multilingual-e5-small, the default), "
-         "a sentence-transformers model name or folder, or 'none'.")
+    help="Deep layer, filled in after the fast one: 'e5' (multilingual-e5-small, the default for a new "
+         "index), a sentence-transformers model name or folder, or 'none'. Without it, an existing index "
+         "keeps its own.")
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from assistant.cli_options import DEEP_OPTION, EMBED_OPTION, INDEX_DIR_OPTION, llm_options, reports_errors
 from assistant.settings import Settings
@@ -41,13 +42,14 @@ def eval_command(gold_path: Path, corpus: tuple[Path, ...], index_dir: Path | No
     """Ask every question of a gold file and score passages, answers, citations, abstention and speed.
 
     With --corpus, a fresh index of those paths is built (in a temporary folder unless --index-dir
-    is given) and evaluated. The gold file is checked whole before anything starts.
+    is given on the command line; DALIL_INDEX_DIR is not used for it) and evaluated. The gold file is
+    checked whole before anything starts.
 
     \b
     Example usage:
         dalil eval --gold ../shared/data/seed/gold.jsonl --corpus seeds/ --corpus ../shared/data/xquad/corpus_ar
         dalil eval --gold questions.jsonl --out report.json --md report.md --plot hits.png
-        dalil eval --gold questions.jsonl --compare benchmarks/results/last.json -k 1,3,10
+        dalil eval --gold questions.jsonl --compare old_report.json -k 1,3,10
         dalil eval --gold questions.jsonl --llm openai-like --llm-url http://127.0.0.1:8000/v1 --llm-model qwen
     """
     from assistant.eval_report import compare, metric_table, plot_curves, text_table, to_markdown
@@ -63,7 +65,10 @@ def eval_command(gold_path: Path, corpus: tuple[Path, ...], index_dir: Path | No
         if target is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with open_assistant(settings, list(corpus), fresh=index_dir is None) as (assistant, build_seconds):
+    # A --corpus index goes to a temporary folder unless --index-dir names one on the command line: the folder
+    # DALIL_INDEX_DIR names is the user's own index, which an evaluation must not replace with its corpus.
+    named = click.get_current_context().get_parameter_source("index_dir") == ParameterSource.COMMANDLINE
+    with open_assistant(settings, list(corpus), fresh=not named) as (assistant, build_seconds):
         asked = time.perf_counter()
         if generator is not None:  # the same scoring, over the generated answers
             assistant = GeneratingAssistant(assistant, generator)
@@ -148,7 +153,7 @@ def read_report(path: Path) -> dict:
 def open_assistant(settings: Settings, corpus: list[Path], fresh: bool) -> Iterator[tuple[object, float]]:
     """The assistant to measure, and how long building its index took (0 when an existing one is used)."""
     from assistant.indexing import progress_bar
-    from assistant.qa import Assistant, load_deep_embedder
+    from assistant.qa import Assistant, deep_model_for, load_deep_embedder
     from index.build import build_index
     from index.embedding import DEFAULT_EMBEDDER, load_embedder
     from index.store import load_index, read_manifest
@@ -161,7 +166,7 @@ def open_assistant(settings: Settings, corpus: list[Path], fresh: bool) -> Itera
         index_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dalil-eval-"))) if fresh \
             else settings.index_dir
         embedder = load_embedder(settings.embed_model or DEFAULT_EMBEDDER)
-        deep_embedder = load_deep_embedder(settings.deep_model)
+        deep_embedder = load_deep_embedder(deep_model_for(settings, None if fresh else _manifest(index_dir)))
         started = time.perf_counter()
         build_index(corpus, index_dir, embedder, progress=progress_bar("Embedding passages"),
                     deep_embedder=deep_embedder, deep_progress=progress_bar("Deep layer"))
@@ -188,3 +193,14 @@ def question_bar():
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _manifest(index_dir: Path) -> dict | None:
+    """The manifest of the index already in ``index_dir``, or None when there is none."""
+    from index.errors import IndexMissing
+    from index.store import read_manifest
+
+    try:
+        return read_manifest(index_dir)
+    except IndexMissing:
+        return None

@@ -23,13 +23,14 @@ def run_index(settings: Settings, paths: list[Path], *, rebuild: bool = False,
         from assistant.qa import model_name_for
 
         name = model_name_for(manifest["embedder"]["id"])
-    from assistant.qa import load_deep_embedder
+    from assistant.qa import deep_model_for, load_deep_embedder
 
     embedder = load_embedder(name or DEFAULT_EMBEDDER)
+    deep_model = deep_model_for(settings, manifest)
     return build_index(paths, settings.index_dir, embedder, rebuild=rebuild, skip_bad=skip_bad,
                        progress=progress_bar("Embedding passages"),
-                       deep_embedder=load_deep_embedder(settings.deep_model),
-                       deep_progress=progress_bar(f"Deep layer ({settings.deep_model})"),
+                       deep_embedder=load_deep_embedder(deep_model),
+                       deep_progress=progress_bar(f"Deep layer ({deep_model})"),
                        milvus_uri=milvus_uri(settings, manifest))
 
 

@@ -15,6 +15,9 @@ from index.errors import IndexMismatch, IndexMissing, QuestionError
 from index.lexical import tokenise
 from index.store import PassageIndex, load_index, read_manifest
 
+# The deep layer of a new index (assistant/retrieval.py: e5 finds the right passage far more often).
+DEFAULT_DEEP_MODEL = "e5"
+
 NOT_FOUND = "The articles do not answer this question. The closest passages are"
 
 
@@ -40,7 +43,7 @@ class Assistant:
             if not settings.seeds_dir.is_dir():
                 raise
             embedder = load_embedder(settings.embed_model or DEFAULT_EMBEDDER)
-            deep_embedder = load_deep_embedder(settings.deep_model)
+            deep_embedder = load_deep_embedder(deep_model_for(settings, None))
             build_index([settings.seeds_dir], index_dir, embedder, progress=progress, deep_embedder=deep_embedder,
                         deep_progress=progress)
             return cls(load_index(index_dir), embedder, settings, deep_embedder)
@@ -115,6 +118,17 @@ class Assistant:
             raise QuestionError(f"The question is {len(question):,} characters long; the limit is {limit:,}.",
                                 "Ask a shorter question.")
         return question
+
+
+def deep_model_for(settings: Settings, manifest: dict | None) -> str:
+    """The deep layer to build: as asked, else the one the index has (an index built without one stays
+    without: re-indexing should not start hours of e5 embedding nobody asked for), else e5 for a new index."""
+    if settings.deep_model:
+        return settings.deep_model
+    if manifest is None:
+        return DEFAULT_DEEP_MODEL
+    deep = manifest.get("deep")
+    return model_name_for(deep["id"]) if deep else "none"
 
 
 def load_deep_embedder(name: str | None) -> DalilEmbedding | None:

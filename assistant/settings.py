@@ -23,9 +23,10 @@ class Settings(BaseModel):
     embed_model: str | None = Field(
         None, description="Embedder for new indexes: 'use', 'e5', or a sentence-transformers name or folder. "
         "None = the one the index was built with, or 'use' for a new index (DALIL_EMBED_MODEL).")
-    deep_model: str = Field(
-        "e5", description="Deep layer for new indexes: a second, slower encoder filled in after the fast one "
-        "('e5', a sentence-transformers name or folder, or 'none') (DALIL_DEEP_MODEL).")
+    deep_model: str | None = Field(
+        None, description="Deep layer: a second, slower encoder filled in after the fast one ('e5', a "
+        "sentence-transformers name or folder, or 'none'). None = as the index was built, or 'e5' for a new "
+        "index (DALIL_DEEP_MODEL).")
     store: Literal["faiss", "milvus"] | None = Field(
         None, description="Dense store of a new index: 'faiss' (in the index folder) or 'milvus' (also in a "
         "Milvus collection, searched instead). None = as the index was built, else faiss (DALIL_STORE).")

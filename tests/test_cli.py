@@ -39,6 +39,20 @@ def test_index_then_ask_json(tmp_path: Path) -> None:
     assert markers and markers <= {c["n"] for c in data["citations"]}
 
 
+def test_reindexing_keeps_the_deep_layer_choice(tmp_path: Path) -> None:
+    """Without --deep-model, an update follows the index: one built without a deep layer stays without."""
+    articles, index_dir = tmp_path / "articles", tmp_path / "index"
+    shutil.copytree(ARTICLES, articles)
+    runner = CliRunner()
+    built = runner.invoke(main, ["index", str(articles), "--index-dir", str(index_dir), "--deep-model", "none"])
+    assert built.exit_code == 0, built.output
+    (articles / "extra.txt").write_text("A new bridge opened in the north of the city on Monday.\n", encoding="utf-8")
+    updated = runner.invoke(main, ["index", "--index-dir", str(index_dir)])
+    assert updated.exit_code == 0, updated.output
+    manifest = json.loads(next(index_dir.glob("current/manifest.json")).read_text(encoding="utf-8"))
+    assert manifest["files"] and manifest.get("deep") is None and "Deep layer" not in updated.output
+
+
 def test_ask_without_index_builds_the_seeds_first(tmp_path: Path) -> None:
     result = run("ask", "What guarantees did Washington offer Algeria?", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

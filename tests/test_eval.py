@@ -1,6 +1,7 @@
 """`evaluate` on the real fixture assistant, gold-file checks, and `dalil eval` end to end."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from assistant.evaluation import GoldError, evaluate, load_gold
-from tests.conftest import ARTICLES, DATA
+from tests.conftest import ARTICLES, DATA, SEEDS
 
 GOLD = DATA / "questions.jsonl"
 QUESTION_KEYS = {"id", "question", "answer", "abstained", "citations", "first_hit_rank", "answer_hit",
@@ -108,6 +109,21 @@ def test_cli_end_to_end(tmp_path: Path, fixture_index: Path) -> None:
                                     f"{report['metrics']['hit@1']:.3f}", "+0.000"]
                for line in again.output.splitlines())
     assert "arabic/hit@5" in again.output and "differs" not in again.output
+
+
+def test_eval_corpus_leaves_the_dalil_index_dir_index_alone(tmp_path: Path, fixture_index: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """DALIL_INDEX_DIR names the user's own index: an evaluation of another corpus builds in a temp folder."""
+    own = tmp_path / "own-index"
+    shutil.copytree(fixture_index, own, symlinks=True)
+    generation = (own / "current").resolve().name
+    monkeypatch.setenv("DALIL_INDEX_DIR", str(own))
+    seeds_gold = write(tmp_path, json.dumps({"id": "q1", "question": "What guarantees did Washington offer Algeria?",
+                                            "answers": ["ضمانات جادة"]}, ensure_ascii=False))
+    result = CliRunner().invoke(main, ["eval", "--gold", str(seeds_gold), "--corpus", str(SEEDS),
+                                       "--deep-model", "none", "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert (own / "current").resolve().name == generation and sorted(p.name for p in own.glob("gen-*")) == [generation]
 
 
 def test_cli_bad_gold_stops_before_any_work(tmp_path: Path) -> None:
