@@ -49,7 +49,7 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, embed_model: 
     The index then holds exactly the articles under PATHS: new and changed files are embedded,
     unchanged ones reused, removed ones dropped. With no PATHS, the paths of the existing index
     are indexed again (or seeds/ when there is none). The fast layer is published once it is
-    complete; the deep layer (--deep-model) is then filled in behind it and published every minute.
+    complete; the deep layer (--deep-model) is then filled in behind it and published about once a minute.
     A failure or Ctrl-C always leaves a usable index: the previous one, or the last step published
     (run again to finish the deep layer).
 
