@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.faults import crash
+from benchmarks.faults import crash, deep_crash
 from index import store
 from index.build import EMBED_CACHE, build_index
 from index.errors import IndexError_
@@ -69,3 +69,11 @@ def test_a_reader_whose_generation_vanishes_reads_the_new_one(tmp_path: Path, ar
     monkeypatch.setattr(store, "_read_manifest", publish_meanwhile)
     index = load_index(index_dir)
     assert not first.exists() and index.manifest == read_manifest(current_generation(index_dir), index_dir)
+
+
+@pytest.mark.slow
+def test_sigkilled_deep_fill_keeps_done_rows_and_resumes(tmp_path: Path) -> None:
+    """The CI version of benchmarks/faults/deep_crash.py: an in-place update killed during its e5 fill."""
+    figures = deep_crash.run(tmp_path, articles=12, kills=2, kinds=("update",))
+    assert figures["kills"] == 2
+    assert figures["failures"] == 0, [t for t in figures["trials"] if not t["ok"]]

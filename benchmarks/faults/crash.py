@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +43,9 @@ class Scenario:
     after: list[dict]
 
 
-def answers(index_dir: Path, embedder, asked: list[str]) -> list[dict]:
+def answers(index_dir: Path, embedder, asked: list[str], deep_embedder=None) -> list[dict]:
     """What the index at ``index_dir`` answers, without timings (they differ from run to run)."""
-    assistant = Assistant(load_index(index_dir), embedder)
+    assistant = Assistant(load_index(index_dir), embedder, deep_embedder=deep_embedder)
     return [{k: v for k, v in assistant.answer(q).to_json().items() if k != "timings_ms"} for q in asked]
 
 
@@ -74,13 +75,15 @@ def timed_run(corpus: Path, index_dir: Path) -> dict:
     return {"write_starts": appeared, "exits": time.monotonic() - started}
 
 
-def kill_at(scenario: Scenario, index_dir: Path, delay: float, after_write_starts: bool) -> str:
-    """Start a run, SIGKILL it ``delay`` s after it starts (or after its generation folder appears).
+def kill_at(scenario: Scenario, index_dir: Path, delay: float, after_write_starts: bool,
+            start: Callable[[Path, Path], subprocess.Popen] | None = None) -> str:
+    """Start a run (``start(corpus, index_dir)``, default `dalil index`), SIGKILL it ``delay`` s after it
+    starts (or after its generation folder appears).
 
     Returns where the kill landed: "exited" (too late), "writing" or "running".
     """
     old = generations(index_dir)
-    process = dalil_index(scenario.corpus, index_dir)
+    process = (start or dalil_index)(scenario.corpus, index_dir)
     started = time.monotonic()
     if after_write_starts:
         while process.poll() is None and not generations(index_dir) - old:
@@ -221,17 +224,22 @@ def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build"
             "trials": results}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=20, help="Kills per kind of run (build, update).")
-    parser.add_argument("--articles", type=int, default=200)
+def command(name: str, doc: str, run_trials: Callable[..., dict], kills: int, articles: int) -> None:
+    """The command line of a kill benchmark: parse, run in a temporary folder, save, fail on any failure."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=kills, help="Kills per kind of run (build, update).")
+    parser.add_argument("--articles", type=int, default=articles)
     parser.add_argument("--kinds", default="build,update", help="Which runs to kill: build, update or both.")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="dalil-crash-") as tmp:
-        figures = run(Path(tmp), args.articles, args.kills, tuple(args.kinds.split(",")))
-    out = save("faults_crash", figures, {k: v for k, v in figures.items() if k != "trials"})
+    with tempfile.TemporaryDirectory(prefix=f"dalil-{name}-") as tmp:
+        figures = run_trials(Path(tmp), args.articles, args.kills, tuple(args.kinds.split(",")))
+    out = save(name, figures, {k: v for k, v in figures.items() if k != "trials"})
     if figures["failures"]:
         raise SystemExit(f"{figures['failures']} failed trials: see {out}")
+
+
+def main() -> None:
+    command("faults_crash", __doc__, run, kills=20, articles=200)
 
 
 if __name__ == "__main__":
