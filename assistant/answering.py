@@ -12,6 +12,7 @@ from index.deep import DeepLayer
 from index.embedding import DalilEmbedding
 from index.lexical import tokenise
 from index.records import Chunk
+from index.sentence_layer import SentenceLayer
 
 # Sentences are taken from this many top passages. 5 rather than 3: the answer is often in the 4th or 5th
 # passage when retrieval misses, and the sentence score still favours the top passages (PASSAGE_WEIGHT).
@@ -56,13 +57,14 @@ class Candidate:
 
 
 def rank_sentences(question: str, hits: list[Hit], embedder: DalilEmbedding, query_vector: np.ndarray,
-                   coverage: float, deep: DeepLayer | None = None,
-                   deep_vector: np.ndarray | None = None) -> list[Candidate]:
+                   coverage: float, deep: DeepLayer | None = None, deep_vector: np.ndarray | None = None,
+                   sentences: SentenceLayer | None = None) -> list[Candidate]:
     """Every sentence of the top passages, scored and sorted best first.
 
     ``coverage`` is the share of the question's words found in the corpus: word overlap only counts for
     a question in the corpus's language. ``deep``/``deep_vector``: the index's deep layer and the question
-    embedded by its encoder, used when every passage of the pool has its deep vectors.
+    embedded by its encoder, used when every passage of the pool has its deep vectors. ``sentences``: the
+    index's stored fast sentence vectors; sentences of passages it does not cover yet are embedded here.
     """
     pool = [(hit, number, span) for hit in hits[:ANSWER_PASSAGES] for number, span in enumerate(hit.chunk.sentences)
             if _can_answer(hit.chunk, span)]
@@ -71,9 +73,7 @@ def rank_sentences(question: str, hits: list[Hit], embedder: DalilEmbedding, que
         return []
     texts = [hit.chunk.text[s:e] for hit, _, (s, e) in pool]
     rows = _deep_rows(pool, deep, deep_vector)
-    # Where the deep layer covers the pool it also holds the fast encoder's sentence vectors: nothing to embed.
-    fast_vectors = embedder.embed_passages(texts) if rows is None else deep.fast_sentences[rows]
-    similarity = fast_vectors @ query_vector
+    similarity = _fast_vectors(pool, texts, embedder, sentences) @ query_vector
     meaning = zscore(similarity)
     deep_similarity = None if rows is None else deep.sentences[rows] @ deep_vector
     if deep_similarity is not None:
@@ -95,6 +95,20 @@ def rank_sentences(question: str, hits: list[Hit], embedder: DalilEmbedding, que
                         coverage)
               for (hit, _, span), sc, sim, ov, mine in zip(pool, score, similarity, overlap, own, strict=True)]
     return sorted(ranked, key=lambda c: -c.score)
+
+
+def _fast_vectors(pool: list[tuple[Hit, int, tuple[int, int]]], texts: list[str], embedder: DalilEmbedding,
+                  sentences: SentenceLayer | None) -> np.ndarray:
+    """The fast encoder's vectors of the pool's sentences: stored where the sentence layer has them (a warm
+    answer then embeds nothing), embedded here for the rest."""
+    vectors, found = np.zeros((len(pool), embedder.dim), dtype=np.float32), np.zeros(len(pool), bool)
+    if sentences is not None and all(hit.row >= 0 for hit, _, _ in pool):
+        at = [int(sentences.offsets[hit.row]) + number for hit, number, _ in pool]
+        vectors, found = sentences.matrix(embedder.dim, at)
+    missing = np.flatnonzero(~found)
+    if len(missing):
+        vectors[missing] = embedder.embed_passages([texts[i] for i in missing])
+    return vectors
 
 
 def _deep_rows(pool: list[tuple[Hit, int, tuple[int, int]]], deep: DeepLayer | None,

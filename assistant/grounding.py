@@ -219,7 +219,8 @@ def supporter(claim: str, assistant: "Assistant") -> Callable[[Hit], Support]:
     coverage = index.lexical.coverage(tokenise(claim))
 
     def support(hit: Hit) -> Support:
-        ranked = answering.rank_sentences(claim, [hit], embedder, vector, coverage, index.deep, deep_vector)
+        ranked = answering.rank_sentences(claim, [hit], embedder, vector, coverage, index.deep, deep_vector,
+                                          index.sentences)
         return Support(ranked[0].span, ranked[0].score) if ranked else Support(hit.chunk.sentences[0], 0.0)
 
     return support

@@ -29,6 +29,7 @@ def run_index(settings: Settings, paths: list[Path], *, rebuild: bool = False,
     deep_model = deep_model_for(settings, manifest)
     return build_index(paths, settings.index_dir, embedder, rebuild=rebuild, skip_bad=skip_bad,
                        progress=progress_bar("Embedding passages"),
+                       sentence_progress=progress_bar("Sentence vectors"),
                        deep_embedder=load_deep_embedder(deep_model),
                        deep_progress=progress_bar(f"Deep layer ({deep_model})"),
                        milvus_uri=milvus_uri(settings, manifest))

@@ -10,7 +10,7 @@ from assistant.records import Answer, Hit
 from assistant.retrieval import HybridRetriever
 from assistant.settings import Settings
 from index.build import Progress, build_index
-from index.embedding import DEFAULT_EMBEDDER, DalilEmbedding, embedder_id, load_embedder
+from index.embedding import DEFAULT_EMBEDDER, DalilEmbedding, embedder_id, load_embedder, one_blas_thread
 from index.errors import IndexMismatch, IndexMissing, QuestionError
 from index.lexical import tokenise
 from index.store import PassageIndex, load_index, read_manifest
@@ -32,6 +32,7 @@ class Assistant:
         self.deep_embedder = deep_embedder if index.deep is not None else None
         self.settings = settings or Settings()
         self.retriever = HybridRetriever(index, embedder, top_k=self.settings.top_k)
+        one_blas_thread()
 
     @classmethod
     def open(cls, settings: Settings, progress: Progress | None = None) -> "Assistant":
@@ -100,7 +101,7 @@ class Assistant:
             timings["retrieve_ms"] = _ms_since(started)
         coverage = self.index.lexical.coverage(tokenise(question))
         ranked = answering.rank_sentences(question, hits, self.embedder, query_vector, coverage,
-                                          self.index.deep, deep_vector)
+                                          self.index.deep, deep_vector, self.index.sentences)
         hits = answering.rerank(hits, ranked)
         return hits, ranked, answering.choose_sentences(ranked)
 

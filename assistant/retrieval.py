@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from assistant.deep_scores import DeepScorer
 from assistant.question_type import carries_type, expected_type
 from assistant.records import Hit
+from index.dense import top
 from index.embedding import DalilEmbedding
 from index.lexical import tokenise
 from index.store import PassageIndex
@@ -30,8 +32,8 @@ TYPE_BOOST = 0.5
 DEEP_PASSAGE_WEIGHT = 1.0
 DEEP_SENTENCE_WEIGHT = 0.8
 FAST_WEIGHT_BESIDE_DEEP = 0.3
-# The fast encoder's best sentence cosine too: the deep layer stores the fast sentence vectors, so this costs
-# no embedding (XQuAD 00-23 hit@1: English +1.2, Arabic +0.7 points; docs/quality.md).
+# The fast encoder's best sentence cosine too: the sentence layer stores the fast sentence vectors, so this
+# costs no embedding (XQuAD 00-23 hit@1: English +1.2, Arabic +0.7 points; docs/quality.md).
 FAST_SENTENCE_WEIGHT = 0.3
 
 
@@ -46,6 +48,15 @@ def zscore_where(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     chosen = values[mask]
     spread = float(chosen.std())
     return (values - chosen.mean()) / spread if spread > 1e-9 else np.zeros_like(values)
+
+
+def combine(fast: np.ndarray, parts: list[np.ndarray], done: np.ndarray) -> np.ndarray:
+    """The encoders' share of the fused score with a deep layer, from z-scores: ``parts`` are the deep
+    passage cosine, the deep best-sentence cosine and the fast best-sentence cosine; passages the deep
+    layer has not reached keep the fast score in each part's place."""
+    weights = (DEEP_PASSAGE_WEIGHT, DEEP_SENTENCE_WEIGHT, FAST_SENTENCE_WEIGHT)
+    deep_part = sum(weight * np.where(done, part, fast) for weight, part in zip(weights, parts, strict=True))
+    return deep_part + FAST_WEIGHT_BESIDE_DEEP * fast
 
 
 def best_per_passage(sentence_scores: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -65,7 +76,9 @@ class HybridRetriever:
         self.index = index
         self.embedder = embedder
         self.top_k = top_k
-        self._carries: dict[str, np.ndarray] = {}  # answer kind -> which passages hold one (computed once)
+        self._carries: dict[str, np.ndarray] = {}  # answer kind -> per passage: 1 holds one, 0 not, -1 not known
+        self._deep_scorer: DeepScorer | None = None  # built on the first question that needs it
+        self._fast_sentences: np.ndarray | None = None  # see fast_sentences()
 
     def search(self, question: str, k: int | None = None, query_vector: np.ndarray | None = None,
                deep_vector: np.ndarray | None = None) -> list[Hit]:
@@ -77,10 +90,10 @@ class HybridRetriever:
         k = k or self.top_k
         if query_vector is None:
             query_vector = self.embedder.embed_query(question)
-        if self.index.dense_store is not None and deep_vector is None:  # Milvus: its top passages only
-            from assistant.candidates import candidate_search
+        if self.index.approximate or (self.index.dense_store is not None and deep_vector is None):
+            from assistant.candidates import candidate_search  # a graph index or Milvus: top passages only
 
-            return candidate_search(self, question, k, query_vector)
+            return candidate_search(self, question, k, query_vector, deep_vector)
         dense = self.index.dense_scores(query_vector)
         tokens = tokenise(question)
         weight = LEXICAL_WEIGHT * self.index.lexical.coverage(tokens)
@@ -88,8 +101,8 @@ class HybridRetriever:
         fused = self._dense_part(dense, query_vector, deep_vector) + weight * zscore(lexical)
         kind = expected_type(question)
         if kind:
-            fused += TYPE_BOOST * self._passages_carrying(kind)
-        order = np.argsort(-fused, kind="stable")[:k]
+            fused += TYPE_BOOST * self.passages_carrying(kind, np.arange(len(fused)))
+        order, _ = top(np.arange(len(fused)), fused, k)
         return [Hit(self.index.chunks[i], float(fused[i]), float(dense[i]), float(lexical[i]), int(i))
                 for i in order]
 
@@ -100,17 +113,33 @@ class HybridRetriever:
         if deep is None or deep_vector is None or not deep.done.any():
             return fast
         done = deep.done
-        parts = ((DEEP_PASSAGE_WEIGHT, deep.passages @ deep_vector),
-                 (DEEP_SENTENCE_WEIGHT, best_per_passage(deep.sentences @ deep_vector, deep.offsets)),
-                 (FAST_SENTENCE_WEIGHT, best_per_passage(deep.fast_sentences @ query_vector, deep.offsets)))
-        # Passages the deep layer has not reached yet keep the fast encoder's score in each part's place.
-        deep_part = sum(weight * np.where(done, zscore_where(scores, done), fast) for weight, scores in parts)
-        return deep_part + FAST_WEIGHT_BESIDE_DEEP * fast
+        scores = (deep.passages @ deep_vector, best_per_passage(deep.sentences @ deep_vector, deep.offsets),
+                  best_per_passage(self.fast_sentences() @ query_vector, deep.offsets))
+        return combine(fast, [zscore_where(part, done) for part in scores], done)
 
-    def _passages_carrying(self, kind: str) -> np.ndarray:
-        if kind not in self._carries:
-            self._carries[kind] = np.array([carries_type(kind, c.text) for c in self.index.chunks], dtype=np.float32)
-        return self._carries[kind]
+    def fast_sentences(self) -> np.ndarray:
+        """Every sentence's fast vector as one matrix (made once per loaded index, from the sentence layer;
+        this all-passage path is taken up to FLAT_MAX passages only: at most ~60k sentences, ~120 MB)."""
+        if self._fast_sentences is None:
+            self._fast_sentences = self.index.sentences.matrix(self.embedder.dim)[0]
+        return self._fast_sentences
+
+    def deep_scorer(self, deep_vector: np.ndarray | None) -> DeepScorer | None:
+        """The deep layer prepared for candidate scoring, when the question has a deep vector to use."""
+        deep = self.index.deep
+        if deep is None or deep_vector is None or not deep.done.any():
+            return None
+        if self._deep_scorer is None:
+            self._deep_scorer = DeepScorer(deep, self.index.sentences, self.embedder.dim)
+        return self._deep_scorer
+
+    def passages_carrying(self, kind: str, rows: np.ndarray) -> np.ndarray:
+        """1 for each of passages ``rows`` holding what a ``kind`` question asks for, else 0 (cached by row:
+        a big archive parses only the passages questions reach)."""
+        known = self._carries.setdefault(kind, np.full(len(self.index.chunks), -1, dtype=np.int8))
+        for row in rows[known[rows] < 0].tolist():
+            known[row] = carries_type(kind, self.index.chunks[row].text)
+        return known[rows].astype(np.float32)
 
     def as_llama(self) -> Any:
         """This retriever as a llama-index ``BaseRetriever`` (llama-index is imported only then)."""

@@ -12,25 +12,31 @@ from typing import TypeVar
 
 import numpy as np
 
-from index import chunking, deep
+from index import chunking, deep, sentence_layer
 from index.chunk_list import MergedChunks
 from index.deep import DeepLayer
-from index.embed_cache import embed_with_cache
+from index.dense import approximate, hnsw
+from index.embed_cache import CACHE_DIR, cached_rows, embed_with_cache
 from index.embedding import DalilEmbedding
 from index.errors import ArticleError, DeepFillInterrupted, IndexError_, IndexMismatch, IndexMissing
 from index.lexical import TOKENISER_VERSION, LexicalIndex, tokenise
 from index.loading import LoadedFile, find_files, load_if_changed
 from index.normalise import NORMALISER_VERSION
 from index.records import Chunk
+from index.sentence_layer import SentenceLayer
 from index.store import PassageIndex, check_compatible, load_index, read_manifest, remove_old_generations, save_index
 
 # The deep layer is embedded this many passages at a time (with their sentences), and published as a new
 # generation at least this often, so a long fill shows its gains while it runs and Ctrl-C loses little.
 DEEP_BATCH = 8
 DEEP_PUBLISH_SECONDS = 60.0
+# The fast encoder's sentence vectors are embedded this many passages at a time: ~10,000 sentences, enough
+# for the worker processes (parallel_embed.PARALLEL_MIN) and for a minute or so of work on 2 cores.
+SENTENCE_BATCH = 4096
 # Vectors by passage text, beside the generations: a changed or re-added file re-embeds only new text.
-EMBED_CACHE = "embed-cache"
+EMBED_CACHE = CACHE_DIR
 T = TypeVar("T")  # what _read_for_update reads: a manifest or a whole index
+L = TypeVar("L", DeepLayer, SentenceLayer)  # a per-passage layer carried over by _carried_layer
 # Progress is reported as (passages embedded so far, passages to embed).
 Progress = Callable[[int, int], None]
 
@@ -67,13 +73,14 @@ def index_settings(embedder: DalilEmbedding) -> dict:
 def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *, rebuild: bool = False,
                 skip_bad: bool = False, progress: Progress | None = None,
                 deep_embedder: DalilEmbedding | None = None, deep_progress: Progress | None = None,
-                milvus_uri: str | None = None) -> BuildReport:
+                milvus_uri: str | None = None, sentence_progress: Progress | None = None) -> BuildReport:
     """Make the index at ``index_dir`` hold exactly the articles under ``paths``.
 
     Unchanged files (same content hash) keep their passages and vectors; only new or changed files
     are embedded. Nothing is written until everything succeeded, so any failure, or Ctrl-C, leaves
-    the previous index as it was. With a ``deep_embedder``, the fast layer is published first and the
-    deep layer is then filled in behind it, published in steps (index/deep.py).
+    the previous index as it was. The fast layer (passage vectors, BM25) is published first; the fast
+    encoder's sentence vectors (index/sentence_layer.py) and then, with a ``deep_embedder``, the deep layer
+    (index/deep.py) are filled in behind it, published in steps.
     With ``milvus_uri`` the vectors also go to a Milvus collection, which queries then search
     (index/dense/milvus.py).
     """
@@ -93,8 +100,8 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
             report.seconds = time.perf_counter() - started
             return report  # already up to date: nothing to load or write
         previous = _previous_index(index_dir, settings) if manifest else None
-        chunks, vectors, sources, deep_layer = _assemble(loaded, previous, embedder, deep_embedder, report,
-                                                         progress, index_dir / EMBED_CACHE)
+        chunks, vectors, sources, deep_layer, sentence_layer = _assemble(loaded, previous, embedder, deep_embedder,
+                                                                         report, progress, index_dir / EMBED_CACHE)
         report.files, report.passages = len(loaded), len(chunks)
         files = _file_records(loaded, chunks, previous)
         report.articles = sum(len(record["articles"]) for record in files.values())
@@ -110,11 +117,17 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
                 manifest["dense"] = publish(index_dir, chunks, vectors, milvus_uri)
             new_tokens = [tokenise(c.text) for c in chunks.new]
             lexical = LexicalIndex.assemble(previous.lexical if previous else None, sources, new_tokens)
-            index = PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest, deep=deep_layer)
+            graph, moments = approximate.carried_over(
+                vectors, sources, *((previous.faiss_index, previous.vectors, previous.moments) if previous else (None,) * 3))
+            index = PassageIndex(chunks=chunks, vectors=vectors if graph is None else hnsw.stored_vectors(graph),
+                                 lexical=lexical, manifest=manifest, deep=deep_layer, faiss_index=graph, moments=moments,
+                                 sentences=sentence_layer)
             _publish(index_dir, index)
             report.written = True
+        if not index.sentences.complete:
+            _fill_sentences(index_dir, index, embedder, report, sentence_progress)
         if deep_embedder is not None and not index.deep.complete:
-            _fill_deep(index_dir, index, deep_embedder, embedder, report, deep_progress)
+            _fill_deep(index_dir, index, deep_embedder, report, deep_progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -124,7 +137,9 @@ def _deep_id(index: PassageIndex) -> str | None:
 
 
 def _publish(index_dir: Path, index: PassageIndex) -> None:
-    """Write ``index`` as the current generation, its manifest saying how much of the deep layer is done."""
+    """Write ``index`` as the current generation, its manifest saying how much of the sentence vectors and
+    of the deep layer is done."""
+    index.manifest["sentences"] = {"done": int(index.sentences.done.sum()), "passages": len(index.chunks)}
     if index.deep is None:
         index.manifest.pop("deep", None)
     else:
@@ -133,37 +148,52 @@ def _publish(index_dir: Path, index: PassageIndex) -> None:
     save_index(index_dir, index)
 
 
-def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, fast_embedder: DalilEmbedding,
-               report: BuildReport, progress: Progress | None) -> None:
+def _fill_sentences(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, report: BuildReport,
+                    progress: Progress | None) -> None:
+    """Give every passage not yet done its sentences' fast vectors (through the embedding cache, where a
+    one-sentence passage finds its own vector), publishing a generation every so often."""
+    def fill(rows: list[int]) -> None:
+        index.sentences.fill(index.chunks, lambda texts: cached_rows(texts, embedder, index_dir / EMBED_CACHE), rows)
+
+    _fill_in_steps(index_dir, index, np.flatnonzero(~index.sentences.done).tolist(), fill, SENTENCE_BATCH, progress)
+    report.written = True
+
+
+def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, report: BuildReport,
+               progress: Progress | None) -> None:
     """Give every passage not yet done its deep vectors, publishing a generation every so often.
 
     Through the embedding cache, like the fast layer: a changed file's unchanged passages and sentences,
     or text another index in this folder's history already had, are not embedded again.
     """
-    started = last_publish = time.monotonic()
-    todo = np.flatnonzero(~index.deep.done).tolist()
+    started = time.monotonic()
 
-    def embed(texts: list[str]) -> np.ndarray:
-        return embed_with_cache(texts, embedder, index_dir / EMBED_CACHE)[0]
+    def fill(rows: list[int]) -> None:
+        deep.fill(index.deep, index.chunks, lambda texts: embed_with_cache(texts, embedder, index_dir / EMBED_CACHE)[0],
+                  rows)
+        report.deep_embedded += len(rows)
 
-    def fast_embed(texts: list[str]) -> np.ndarray:
-        return embed_with_cache(texts, fast_embedder, index_dir / EMBED_CACHE)[0]
+    _fill_in_steps(index_dir, index, np.flatnonzero(~index.deep.done).tolist(), fill, DEEP_BATCH, progress)
+    report.written = True
+    report.deep_seconds = time.monotonic() - started
 
-    for start in range(0, len(todo), DEEP_BATCH):
-        batch = todo[start:start + DEEP_BATCH]
+
+def _fill_in_steps(index_dir: Path, index: PassageIndex, todo: list[int], fill: Callable[[list[int]], None],
+                   batch: int, progress: Progress | None) -> None:
+    """``fill`` the passages ``todo``, ``batch`` at a time, publishing a generation at least every
+    ``DEEP_PUBLISH_SECONDS`` and at the end; Ctrl-C keeps every step published so far."""
+    last_publish = time.monotonic()
+    for start in range(0, len(todo), batch):
         try:
-            deep.fill(index.deep, index.chunks, embed, batch, fast_embed)
+            fill(todo[start:start + batch])
         except KeyboardInterrupt:
             raise DeepFillInterrupted from None
-        report.deep_embedded += len(batch)
         if progress:
-            progress(report.deep_embedded, len(todo))
-        if time.monotonic() - last_publish >= DEEP_PUBLISH_SECONDS and start + DEEP_BATCH < len(todo):
+            progress(min(start + batch, len(todo)), len(todo))
+        if time.monotonic() - last_publish >= DEEP_PUBLISH_SECONDS and start + batch < len(todo):
             _publish(index_dir, index)
             last_publish = time.monotonic()
     _publish(index_dir, index)
-    report.written = True
-    report.deep_seconds = time.monotonic() - started
 
 
 def _current_manifest(index_dir: Path, settings: dict) -> dict | None:
@@ -175,9 +205,11 @@ def _current_manifest(index_dir: Path, settings: dict) -> dict | None:
 
 
 def _up_to_date(manifest: dict, loaded: list[LoadedFile], deep_id: str | None, milvus_uri: str | None) -> bool:
-    """Same files with the same hashes, the deep layer asked for complete, the same dense store: nothing to do."""
-    deep_done = manifest.get("deep") or {}
+    """Same files with the same hashes, the sentence vectors and the deep layer asked for complete, the same
+    dense store: nothing to do."""
+    deep_done, sentences = manifest.get("deep") or {}, manifest.get("sentences") or {}
     return (len(loaded) == len(manifest["files"]) and all(item.unchanged for item in loaded)
+            and sentences.get("done") == sentences.get("passages")
             and deep_done.get("id") == deep_id and deep_done.get("done") == deep_done.get("passages")
             and (manifest.get("dense") or {}).get("uri") == milvus_uri)
 
@@ -233,9 +265,9 @@ def _load_all(paths: list[Path], report: BuildReport, skip_bad: bool, known: dic
 
 def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder: DalilEmbedding,
               deep_embedder: DalilEmbedding | None, report: BuildReport, progress: Progress | None,
-              cache_dir: Path) -> tuple[MergedChunks, np.ndarray, np.ndarray, DeepLayer | None]:
-    """Chunks, vectors and deep layer in file order, reusing the previous index's rows for unchanged files;
-    and for each row, the previous index's row it came from (-1 for a new passage)."""
+              cache_dir: Path) -> tuple[MergedChunks, np.ndarray, np.ndarray, DeepLayer | None, SentenceLayer]:
+    """Chunks, vectors, deep layer and sentence layer in file order, reusing the previous index's rows for
+    unchanged files; and for each row, the previous index's row it came from (-1 for a new passage)."""
     old_files = previous.manifest["files"] if previous else {}
     old_rows = _rows_by_file(previous) if previous else {}
     pieces: list[tuple[list[Chunk], list[int] | None]] = []  # (new passages, []) or ([], previous rows)
@@ -258,25 +290,28 @@ def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder:
     if previous is not None:
         vectors[sources >= 0] = previous.vectors[sources[sources >= 0]]
     vectors[sources < 0] = new_vectors
-    return chunks, vectors, sources, _deep_rows(pieces, previous, old_rows, loaded, deep_embedder, embedder.dim)
-
-
-def _deep_rows(pieces: list[tuple[list[Chunk], list[int] | None]], previous: PassageIndex | None,
-               old_rows: dict[str, list[int]], loaded: list[LoadedFile],
-               deep_embedder: DalilEmbedding | None, fast_dim: int) -> DeepLayer | None:
-    """The deep layer for the assembled passages: reused rows where the previous index has them (same
-    deep encoder), empty rows (to be filled) everywhere else."""
+    sentences = _carried_layer(pieces, previous, previous.sentences if previous else None,
+                               SentenceLayer.empty, sentence_layer.concatenate)
     if deep_embedder is None:
-        return None
-    reuse = previous is not None and _deep_id(previous) == deep_embedder.model_name
+        return chunks, vectors, sources, None, sentences
+    reused_deep = previous.deep if previous is not None and _deep_id(previous) == deep_embedder.model_name else None
+    deep_layer = _carried_layer(pieces, previous, reused_deep,
+                                lambda passages: DeepLayer.empty(deep_embedder.model_name, deep_embedder.dim, passages),
+                                deep.concatenate)
+    return chunks, vectors, sources, deep_layer, sentences
+
+
+def _carried_layer(pieces: list[tuple[list[Chunk], list[int] | None]], previous: PassageIndex | None,
+                   reused: L | None, empty: Callable[[list[Chunk]], L], join: Callable[[list[L]], L]) -> L:
+    """A per-passage layer (deep or sentence vectors) for the assembled passages: the rows of ``reused``
+    (the previous index's layer) for unchanged files, ``empty`` rows (to be filled) everywhere else."""
     parts = []
-    for item, (chunks, rows) in zip(loaded, pieces, strict=True):
-        if reuse and rows is not None:
-            parts.append(previous.deep.take(old_rows[str(item.path.resolve())]))
-        else:  # a reused file's passages are read back only here, when its deep rows must be redone
-            passages = chunks if rows is None else [previous.chunks[i] for i in rows]
-            parts.append(DeepLayer.empty(deep_embedder.model_name, deep_embedder.dim, passages, fast_dim))
-    return deep.concatenate(parts)
+    for chunks, rows in pieces:
+        if reused is not None and rows is not None:
+            parts.append(reused.take(rows))
+        else:  # a reused file's passages are read back only here, when its rows must be redone
+            parts.append(empty(chunks if rows is None else [previous.chunks[i] for i in rows]))
+    return join(parts)
 
 
 def _rows_by_file(index: PassageIndex) -> dict[str, list[int]]:

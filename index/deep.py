@@ -12,8 +12,6 @@ Files in a generation::
     deep-passages.npy    (passages, dim) float32, L2-normalised, zeros where not done
     deep-sentences.npy   (sentences, dim) float32: every sentence of every passage, in passage order
     deep-done.npy        (passages,) bool
-    deep-fast-sentences.npy  (sentences, fast dim) float32: the same sentences by the fast encoder, so the
-                         answer step embeds nothing at question time where the layer is done
     deep-offsets.npy     (passages + 1,) int64: row of each passage's first sentence (stored, so loading
                          does not parse every passage to count its sentences)
 """
@@ -25,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from index.records import Chunk
+from index.sentence_layer import joined_offsets, sentence_offsets, sentence_rows
 
-FILES = ("deep-passages.npy", "deep-sentences.npy", "deep-done.npy", "deep-offsets.npy", "deep-fast-sentences.npy")
+FILES = ("deep-passages.npy", "deep-sentences.npy", "deep-done.npy", "deep-offsets.npy")
 
 
 @dataclass
@@ -38,13 +37,12 @@ class DeepLayer:
     sentences: np.ndarray  # (sum of sentence counts, dim)
     offsets: np.ndarray  # (n + 1,) row of passage i's first sentence; its last is offsets[i + 1] - 1
     done: np.ndarray  # (n,) bool
-    fast_sentences: np.ndarray  # (sum of sentence counts, fast encoder's dim)
 
     @classmethod
-    def empty(cls, model_id: str, dim: int, chunks: list[Chunk], fast_dim: int) -> "DeepLayer":
+    def empty(cls, model_id: str, dim: int, chunks: list[Chunk]) -> "DeepLayer":
         offsets = sentence_offsets(chunks)
         return cls(model_id, np.zeros((len(chunks), dim), np.float32), np.zeros((offsets[-1], dim), np.float32),
-                   offsets, np.zeros(len(chunks), bool), np.zeros((offsets[-1], fast_dim), np.float32))
+                   offsets, np.zeros(len(chunks), bool))
 
     @property
     def complete(self) -> bool:
@@ -56,20 +54,15 @@ class DeepLayer:
 
     def take(self, rows: list[int]) -> "DeepLayer":
         """The layer for a subset of passages, in the order given (for a rebuilt index reusing rows)."""
-        spans = [self.rows_for(i) for i in rows]
-        counts = [span.stop - span.start for span in spans]
-        picked = np.concatenate([np.arange(span.start, span.stop) for span in spans]).astype(np.int64) \
-            if spans else np.zeros(0, np.int64)
-        return DeepLayer(self.model_id, self.passages[rows], self.sentences[picked],
-                         np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), self.done[rows],
-                         self.fast_sentences[picked])
+        picked, offsets = sentence_rows(self.offsets, rows)
+        return DeepLayer(self.model_id, self.passages[rows], self.sentences[picked], offsets, self.done[rows])
 
     @property
     def dim(self) -> int:
         return int(self.passages.shape[1])
 
     def save(self, folder: Path) -> None:
-        arrays = (self.passages, self.sentences, self.done, self.offsets, self.fast_sentences)
+        arrays = (self.passages, self.sentences, self.done, self.offsets)
         for name, array in zip(FILES, arrays, strict=True):
             np.save(folder / name, array)
 
@@ -77,37 +70,28 @@ class DeepLayer:
     def load(cls, folder: Path, model_id: str, passage_count: int) -> "DeepLayer":
         # Copy-on-write maps: a big archive's sentence vectors are read as questions need them, and a
         # resumed fill can still write rows (into memory, saved as a new generation).
-        passages, sentences, done, offsets, fast = (np.load(folder / name, mmap_mode="c") for name in FILES)
+        passages, sentences, done, offsets = (np.load(folder / name, mmap_mode="c") for name in FILES)
         if (passages.shape[0] != passage_count or done.shape != (passage_count,)
-                or offsets.shape != (passage_count + 1,) or sentences.shape[0] != offsets[-1]
-                or fast.shape[0] != offsets[-1]):
+                or offsets.shape != (passage_count + 1,) or sentences.shape[0] != offsets[-1]):
             raise ValueError(f"the deep layer has {passages.shape[0]} passage and {sentences.shape[0]} sentence "
                              f"rows for {passage_count} passages")
-        return cls(model_id, passages, sentences, np.asarray(offsets), np.array(done), fast)
-
-
-def sentence_offsets(chunks: list[Chunk]) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum([len(c.sentences) for c in chunks])]).astype(np.int64)
+        return cls(model_id, passages, sentences, np.asarray(offsets), np.array(done))
 
 
 def concatenate(parts: list[DeepLayer]) -> DeepLayer:
     """Layers of consecutive passage ranges joined into one."""
-    counts = np.concatenate([np.diff(p.offsets) for p in parts])
     return DeepLayer(parts[0].model_id, np.vstack([p.passages for p in parts]),
-                     np.vstack([p.sentences for p in parts]),
-                     np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-                     np.concatenate([p.done for p in parts]), np.vstack([p.fast_sentences for p in parts]))
+                     np.vstack([p.sentences for p in parts]), joined_offsets([p.offsets for p in parts]),
+                     np.concatenate([p.done for p in parts]))
 
 
-def fill(layer: DeepLayer, chunks: list[Chunk], embed: Callable[[list[str]], np.ndarray], rows: list[int],
-         fast_embed: Callable[[list[str]], np.ndarray]) -> None:
+def fill(layer: DeepLayer, chunks: list[Chunk], embed: Callable[[list[str]], np.ndarray], rows: list[int]) -> None:
     """Give passages ``rows`` and their sentences deep vectors, in place; ``embed`` is the deep encoder's
-    passage embedding and ``fast_embed`` the fast one's (through the embedding cache, in a build)."""
+    passage embedding (through the embedding cache, in a build)."""
     texts = [chunks[i].text for i in rows]
     sentence_texts = [t for i in rows for t in chunks[i].sentence_texts()]
     passage_vectors = embed(texts)
     sentence_vectors = embed(sentence_texts) if sentence_texts else None
-    fast_vectors = fast_embed(sentence_texts) if sentence_texts else None
     taken = 0
     for row, vector in zip(rows, passage_vectors, strict=True):
         span = layer.rows_for(row)
@@ -115,6 +99,5 @@ def fill(layer: DeepLayer, chunks: list[Chunk], embed: Callable[[list[str]], np.
         layer.passages[row] = vector
         if count:
             layer.sentences[span] = sentence_vectors[taken:taken + count]
-            layer.fast_sentences[span] = fast_vectors[taken:taken + count]
         taken += count
         layer.done[row] = True

@@ -7,10 +7,12 @@ Layout (beside the index generations, under the build lock)::
 
 Vectors are appended before their keys, so a build killed mid-write leaves at most a tail that is
 ignored: a key is never read without its vector. A killed build's embedded passages are kept, so the
-next run resumes where it stopped.
+next run resumes where it stopped. Rows never move, so an index generation can name the rows holding its
+sentence vectors (index/sentence_layer.py) instead of storing a copy: ``CachedVectors`` reads them.
 """
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +22,7 @@ import numpy as np
 from index import parallel_embed
 from index.embedding import DalilEmbedding
 
+CACHE_DIR = "embed-cache"  # the cache's folder inside an index folder
 KEY_BYTES = 16
 # Vectors are written to the cache every this many new passages, so an interrupted build loses little.
 FLUSH_EVERY = 4096
@@ -34,9 +37,7 @@ class EmbeddingCache:
     """The vectors one embedder gave to passage texts, found by the texts' hashes."""
 
     def __init__(self, folder: Path, embedder: DalilEmbedding) -> None:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", embedder.model_name)[:60]
-        suffix = hashlib.sha1(embedder.model_name.encode()).hexdigest()[:8]  # names that slug alike stay apart
-        self.folder = folder / f"{slug}-{suffix}-{embedder.dim}"
+        self.folder = embedder_folder(folder, embedder.model_name, embedder.dim)
         self.dim = embedder.dim
         self.rows: dict[bytes, int] = {}
         self.vectors = np.zeros((0, self.dim), dtype=np.float32)
@@ -62,6 +63,10 @@ class EmbeddingCache:
             out[found] = self.vectors[[rows[i] for i in found]]
         return out, [i for i, row in enumerate(rows) if row < 0]
 
+    def rows_of(self, keys: list[bytes]) -> np.ndarray:
+        """The cache row of each key (-1 where unknown or appended since this cache was read)."""
+        return np.array([self.rows.get(key, -1) for key in keys], dtype=np.int64).clip(min=-1)
+
     def append(self, keys: list[bytes], vectors: np.ndarray) -> None:
         """Store new vectors on disk (vectors first, then keys); they are found from the next build on."""
         fresh = [i for i, key in enumerate(keys) if key not in self.rows]
@@ -69,11 +74,39 @@ class EmbeddingCache:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         block = np.ascontiguousarray(vectors[fresh], dtype=np.float32)
+        # Synced: an index generation published after this may name these rows (index/sentence_layer.py).
         with open(self.folder / "vectors.f32", "ab") as fh:
             fh.write(block.tobytes())
+            os.fsync(fh.fileno())
         with open(self.folder / "keys.bin", "ab") as fh:
             fh.write(b"".join(keys[i] for i in fresh))
+            os.fsync(fh.fileno())
         self.rows.update({keys[i]: -2 for i in fresh})  # known (no second append), not readable until reloaded
+
+
+def embedder_folder(cache_dir: Path, model_name: str, dim: int) -> Path:
+    """The folder of one embedder's vectors inside ``cache_dir``."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_name)[:60]
+    suffix = hashlib.sha1(model_name.encode()).hexdigest()[:8]  # names that slug alike stay apart
+    return cache_dir / f"{slug}-{suffix}-{dim}"
+
+
+class CachedVectors:
+    """Read-only rows of one embedder's cache, memory-mapped as they were when opened (later appends are
+    not seen; a missing cache reads as empty, so its rows are simply not available)."""
+
+    def __init__(self, folder: Path, dim: int) -> None:
+        path = folder / "vectors.f32"
+        size = path.stat().st_size if path.is_file() else 0
+        self.dim, self.count = dim, size // (4 * dim)
+        self._vectors = np.memmap(path, dtype=np.float32, mode="r", shape=(self.count, dim)) if self.count else None
+
+    def get(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors at ``rows`` (every one must be ``available``)."""
+        return np.asarray(self._vectors[rows])
+
+    def available(self, rows: np.ndarray) -> np.ndarray:
+        return (rows >= 0) & (rows < self.count)
 
 
 def embed_with_cache(texts: list[str], embedder: DalilEmbedding, cache_dir: Path,
@@ -93,3 +126,10 @@ def embed_with_cache(texts: list[str], embedder: DalilEmbedding, cache_dir: Path
         if progress:
             progress(done, len(missing))
     return out, len(missing)
+
+
+def cached_rows(texts: list[str], embedder: DalilEmbedding, cache_dir: Path) -> np.ndarray:
+    """The cache rows holding the vectors of ``texts``, embedding (and caching) those not there yet."""
+    embed_with_cache(texts, embedder, cache_dir)
+    return EmbeddingCache(cache_dir, embedder).rows_of([text_key(t) for t in texts])
+

@@ -16,7 +16,7 @@ can all raise and catch the same classes without ``index/`` importing anything a
     └── LLMError                    the configured LLM failed: unreachable, HTTP error, unusable reply
         └── LLMTimeout              it did not finish within the timeout
 
-    DeepFillInterrupted             a KeyboardInterrupt (Ctrl-C) during the deep layer's fill, saying
+    DeepFillInterrupted             a KeyboardInterrupt (Ctrl-C) during the sentence or deep layer's fill, saying
                                     that the steps published so far are kept
 
 Surfaces never show an ``LLMError`` as a failure: the answer falls back to the extractive one, with the
@@ -76,12 +76,14 @@ class ModelError(DalilError):
 
 
 class DeepFillInterrupted(KeyboardInterrupt):
-    """Ctrl-C while the deep layer was being filled: what was published before it stays and is usable.
+    """Ctrl-C while the sentence vectors or the deep layer were being filled: what was published before it
+    stays and is usable.
 
     A ``KeyboardInterrupt`` still (exit 130), carrying the line the CLI prints instead of "not changed".
     """
 
-    message = ("interrupted while filling the deep layer; the index keeps every step published so far "
+    message = ("interrupted while filling the sentence vectors or the deep layer; the index keeps every step "
+               "published so far "
                "(run `dalil index` again to finish it).")
 
 

@@ -7,7 +7,10 @@ Layout of an index folder (``--index-dir``)::
     gen-.../chunks.jsonl            one passage (Chunk) per line, in vector order
     gen-.../vectors.faiss           FAISS inner-product index over L2-normalised vectors
     gen-.../lexical/                BM25 over normalised, light-stemmed tokens
+    gen-.../sentences-*.npy         where the fast encoder's sentence vectors are in the cache (sentence_layer.py)
     gen-.../deep-*.npy              the deep layer: a second encoder's passage and sentence vectors (deep.py)
+    gen-.../dense-moments.npz       above FLAT_MAX passages, whose vectors.faiss is then a graph index (HNSW):
+                                    the vectors' moments, for fusion (dense/approximate.py)
     .lock                           held (flock) by the one process writing a new generation
 
 A reader only ever opens what ``current`` points at, so a build that dies half-way leaves the
@@ -29,11 +32,17 @@ import numpy as np
 
 from index.chunk_list import ChunkList, MergedChunks
 from index.deep import DeepLayer
+from index.dense import approximate, hnsw, top
+from index.dense.moments import Moments
+from index.embed_cache import CACHE_DIR, CachedVectors, embedder_folder
 from index.errors import IndexDamaged, IndexMismatch, IndexMissing
 from index.lexical import LexicalIndex
 from index.records import Chunk
+from index.sentence_layer import SentenceLayer
 
-FORMAT_VERSION = 3  # 2: BM25 as stored term counts, the deep layer; 3: its fast-encoder sentence vectors
+# 2: BM25 as stored term counts, the deep layer; 3: its fast-encoder sentence vectors; 4: those in the fast
+# layer's sentence layer (filled with or without a deep layer), a graph index and moments above FLAT_MAX.
+FORMAT_VERSION = 4
 CURRENT = "current"
 # Files up to this size are verified whole on every load. Past it only their size and first and last MiB
 # are: hashing a 20,000-article index whole (~350 MB) took ~1 s of each `dalil ask` and of each update,
@@ -52,9 +61,15 @@ class PassageIndex:
     vectors: np.ndarray  # (n, dim) float32, L2-normalised, row i = chunks[i]
     lexical: LexicalIndex
     manifest: dict
-    faiss_index: faiss.IndexFlatIP | None = None  # holding ``vectors`` already (as loaded); else built here
+    # Holding ``vectors`` already (as loaded): IndexFlatIP, or above FLAT_MAX passages IndexHNSWFlat; else
+    # a flat index is built here.
+    faiss_index: faiss.Index | None = None
     deep: DeepLayer | None = None  # the second encoder's vectors, when the index has a deep layer
+    sentences: SentenceLayer | None = None  # the fast encoder's sentence vectors (as far as filled)
     dense_store: Any = None  # a scale-out dense store (index/dense/milvus.py) searched instead, if any
+    # Above FLAT_MAX passages: the vectors' moments (the mean and spread of a question's cosine over all
+    # passages, for fusion without scoring them all; dense/approximate.py).
+    moments: Moments | None = None
 
     def __post_init__(self) -> None:
         if self.faiss_index is None:
@@ -70,12 +85,24 @@ class PassageIndex:
         return FaissVectorStore(faiss_index=self.faiss_index)
 
     @property
+    def approximate(self) -> bool:
+        """True when dense search finds the nearest passages through a graph instead of scoring them all."""
+        return isinstance(self.faiss_index, faiss.IndexHNSWFlat)
+
+    @property
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 
     def dense_scores(self, query_vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to every passage (brute force; exact)."""
         return self.vectors @ query_vector.astype(np.float32)
+
+    def dense_search(self, query_vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` passages nearest the query, best first, and their cosines: through the graph when the
+        index has one (approximate), else from every vector."""
+        if self.approximate:
+            return hnsw.search(self.faiss_index, query_vector, n)
+        return top(np.arange(len(self.vectors)), self.dense_scores(query_vector), n)
 
 
 def current_generation(index_dir: Path) -> Path:
@@ -108,9 +135,11 @@ def _load_generation(folder: Path, index_dir: Path) -> PassageIndex:
         chunks.check()
         flat = faiss.read_index(str(folder / "vectors.faiss"))
         # A view of the index's own memory, not a copy: the PassageIndex keeps ``flat`` alive with it.
-        vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+        vectors = hnsw.stored_vectors(flat)
         lexical = LexicalIndex.load(folder / "lexical")
         deep = DeepLayer.load(folder, manifest["deep"]["id"], len(chunks)) if manifest.get("deep") else None
+        moments = approximate.load(folder, len(vectors))
+        sentences = SentenceLayer.load(folder, len(chunks), _sentence_vectors(index_dir, manifest))
     except Exception as err:  # any parse failure means a damaged index, whatever the library raised
         raise IndexDamaged(f"The index at {index_dir} cannot be read ({type(err).__name__}: {err}).",
                            _rebuild_hint(index_dir)) from err
@@ -118,7 +147,14 @@ def _load_generation(folder: Path, index_dir: Path) -> PassageIndex:
         raise IndexDamaged(f"The index at {index_dir} has {len(chunks)} passages but {vectors.shape[0]} vectors.",
                            _rebuild_hint(index_dir))
     return PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest, faiss_index=flat,
-                        deep=deep, dense_store=_dense_store(manifest, chunks, vectors.shape[1]))
+                        deep=deep, dense_store=_dense_store(manifest, chunks, vectors.shape[1]), moments=moments,
+                        sentences=sentences)
+
+
+def _sentence_vectors(index_dir: Path, manifest: dict) -> CachedVectors:
+    """The fast encoder's part of the index folder's embedding cache, where the sentence vectors are."""
+    embedder = manifest["embedder"]
+    return CachedVectors(embedder_folder(index_dir / CACHE_DIR, embedder["id"], embedder["dim"]), embedder["dim"])
 
 
 def _dense_store(manifest: dict, chunks: Sequence[Chunk], dim: int) -> Any:
@@ -200,6 +236,9 @@ def _write_generation(folder: Path, index: PassageIndex) -> None:
     index.lexical.save(folder / "lexical")
     if index.deep is not None:
         index.deep.save(folder)
+    if index.sentences is not None:
+        index.sentences.save(folder)
+    approximate.save(folder, index.moments)
     manifest = dict(index.manifest, format=FORMAT_VERSION,
                     checksums={name: _checksum(folder / name) for name in _data_files(folder)})
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")

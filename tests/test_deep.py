@@ -38,7 +38,9 @@ def test_deep_layer_is_filled_and_reused(tmp_path: Path, articles_copy: Path, us
     first = index.chunks[0]
     expected = use_embedder.embed_passages(first.sentence_texts())
     assert np.allclose(index.deep.sentences[index.deep.rows_for(0)], expected, atol=1e-5)
-    assert np.allclose(index.deep.fast_sentences[index.deep.rows_for(0)], expected, atol=1e-5)  # fast encoder's
+    span = index.sentences.rows_for(0)
+    fast, found = index.sentences.matrix(use_embedder.dim, list(range(span.start, span.stop)))
+    assert found.all() and np.allclose(fast, expected, atol=1e-5)  # the fast encoder's, from the cache
 
     before = deep_counting.embedded
     again = build_index([articles_copy], index_dir, use_embedder, deep_embedder=deep_counting)
@@ -99,6 +101,6 @@ def test_deep_layer_changes_the_ranking_it_leads(tmp_path: Path, articles_copy: 
     _, ranked, chosen = assistant.select(question, 5, vector, deep_vector=vector)
     assert chosen and all(c.deep_scored for c in ranked)
     assert assistant.similarity_model(chosen) == "deep-test"
-    assert fast.embedded == 0  # the pool's fast sentence vectors come from the layer, not from embedding
-    plain_ranked = assistant.select(question, 5, vector)[1]  # no deep vector: the fast encoder embeds them
-    assert fast.embedded == len(plain_ranked) and not any(c.deep_scored for c in plain_ranked)
+    assert fast.embedded == 0  # the pool's fast sentence vectors come from the sentence layer
+    plain_ranked = assistant.select(question, 5, vector)[1]  # no deep vector: the fast cosine alone
+    assert fast.embedded == 0 and plain_ranked and not any(c.deep_scored for c in plain_ranked)

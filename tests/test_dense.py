@@ -52,9 +52,17 @@ def test_faiss_backend_saves_and_loads(kind: str, tmp_path: Path) -> None:
     assert np.array_equal(loaded.search(vectors[3], 5)[0], index.search(vectors[3], 5)[0])
 
 
-def test_size_picks_the_backend() -> None:
-    assert dense.kind_for(dense.FLAT_MAX) == "flat" and dense.kind_for(dense.FLAT_MAX + 1) == "ivf"
-    assert isinstance(dense.build(unit_rows(100)), FlatIndex)
+def test_size_picks_flat_or_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.dense import approximate
+
+    vectors = unit_rows(300)
+    sources = np.arange(300)
+    monkeypatch.setenv("DALIL_FLAT_MAX", "300")
+    assert approximate.carried_over(vectors, sources, None, None, None) == (None, None)
+    monkeypatch.setenv("DALIL_FLAT_MAX", "299")
+    graph, moments = approximate.carried_over(vectors, sources, None, None, None)
+    assert graph.ntotal == 300 and moments.count == 300
+    assert approximate.flat_max() == 299 and dense.FLAT_MAX > 10_000
     assert IVFIndex.lists_for(1_000_000) == 2048 and IVFIndex.lists_for(60_000) == 512
 
 

@@ -54,8 +54,9 @@ def dalil_index(corpus: Path, index_dir: Path) -> subprocess.Popen:
 def deep_rows(index_dir: Path) -> dict[str, tuple[np.ndarray, ...]]:
     """Each done passage's deep vectors by chunk id: (passage, its sentences, their fast vectors)."""
     index = load_index(index_dir)
-    deep = index.deep
-    return {chunk.id: (deep.passages[i], deep.sentences[deep.rows_for(i)], deep.fast_sentences[deep.rows_for(i)])
+    deep, fast = index.deep, index.sentences
+    return {chunk.id: (deep.passages[i], deep.sentences[deep.rows_for(i)],
+                       fast.matrix(index.dim, np.arange(fast.offsets[i], fast.offsets[i + 1]))[0])
             for i, chunk in enumerate(index.chunks) if deep.done[i]}
 
 
