@@ -4,7 +4,7 @@ import fcntl
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +100,8 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
             report.seconds = time.perf_counter() - started
             return report  # already up to date: nothing to load or write
         previous = _previous_index(index_dir, settings) if manifest else None
-        chunks, vectors, sources, deep_layer, sentence_layer = _assemble(loaded, previous, embedder, deep_embedder,
-                                                                         report, progress, index_dir / EMBED_CACHE)
+        chunks, vectors, sources, deep_layer, sentences = _assemble(loaded, previous, embedder, deep_embedder,
+                                                                    report, progress, index_dir / EMBED_CACHE)
         report.files, report.passages = len(loaded), len(chunks)
         files = _file_records(loaded, chunks, previous)
         report.articles = sum(len(record["articles"]) for record in files.values())
@@ -117,11 +117,14 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
                 manifest["dense"] = publish(index_dir, chunks, vectors, milvus_uri)
             new_tokens = [tokenise(c.text) for c in chunks.new]
             lexical = LexicalIndex.assemble(previous.lexical if previous else None, sources, new_tokens)
+            todo = np.flatnonzero(~sentences.done).tolist()
+            if 0 < len(todo) <= SENTENCE_BATCH:  # an update's few new passages: published once, not twice
+                _sentence_filler(index_dir, chunks, sentences, embedder)(todo)
             graph, moments = approximate.carried_over(
                 vectors, sources, *((previous.faiss_index, previous.vectors, previous.moments) if previous else (None,) * 3))
             index = PassageIndex(chunks=chunks, vectors=vectors if graph is None else hnsw.stored_vectors(graph),
                                  lexical=lexical, manifest=manifest, deep=deep_layer, faiss_index=graph, moments=moments,
-                                 sentences=sentence_layer)
+                                 sentences=sentences)
             _publish(index_dir, index)
             report.written = True
         if not index.sentences.complete:
@@ -152,11 +155,16 @@ def _fill_sentences(index_dir: Path, index: PassageIndex, embedder: DalilEmbeddi
                     progress: Progress | None) -> None:
     """Give every passage not yet done its sentences' fast vectors (through the embedding cache, where a
     one-sentence passage finds its own vector), publishing a generation every so often."""
-    def fill(rows: list[int]) -> None:
-        index.sentences.fill(index.chunks, lambda texts: cached_rows(texts, embedder, index_dir / EMBED_CACHE), rows)
-
-    _fill_in_steps(index_dir, index, np.flatnonzero(~index.sentences.done).tolist(), fill, SENTENCE_BATCH, progress)
+    _fill_in_steps(index_dir, index, np.flatnonzero(~index.sentences.done).tolist(),
+                   _sentence_filler(index_dir, index.chunks, index.sentences, embedder), SENTENCE_BATCH, progress)
     report.written = True
+
+
+def _sentence_filler(index_dir: Path, chunks: Sequence[Chunk], layer: SentenceLayer,
+                     embedder: DalilEmbedding) -> Callable[[list[int]], None]:
+    """What fills passages' rows of ``layer``: their sentences' rows in the embedding cache (embedded first
+    where the cache lacks them)."""
+    return lambda rows: layer.fill(chunks, lambda texts: cached_rows(texts, embedder, index_dir / EMBED_CACHE), rows)
 
 
 def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, report: BuildReport,
