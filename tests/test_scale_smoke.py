@@ -37,6 +37,7 @@ def test_scale_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert (small["articles"], large["articles"]) == (10, 30) and small["passages"] < large["passages"]
     for size in result["sizes"]:
         assert size["build"]["seconds"] > 0 and size["build"]["peak_rss_mb"] > 0 and size["index_mb"] > 0
+        assert 0 < size["build"]["answers_after_s"] <= size["build"]["seconds"] + 0.5
         assert size["warm"]["answer_ms"]["n"] == size["api"]["api_ask_ms"]["n"] == 5
         assert size["cold_ask"]["median_s"] > 0 and size["api"]["cold_serve_s"] > 0
     table = (out / "scale.md").read_text(encoding="utf-8")

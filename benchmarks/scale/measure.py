@@ -8,6 +8,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,29 @@ def percentiles(values: list[float]) -> dict:
         return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
     return {"p50": round(rank(50), 1), "p95": round(rank(95), 1), "p99": round(rank(99), 1), "n": len(values)}
+
+
+def first_publish(index_dir: Path, every: float = 0.1) -> Callable[[], float | None]:
+    """Start watching for ``index_dir``'s first generation (the fast layer: the index answers from then on);
+    the returned call gives the seconds it took, or None if none appeared."""
+    started, seen = time.perf_counter(), {}
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(every):
+            if (index_dir / "current").exists():
+                seen["s"] = time.perf_counter() - started
+                return
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+
+    def result() -> float | None:
+        stop.set()
+        thread.join()
+        return seen.get("s")
+
+    return result
 
 
 def run(*args: str) -> Run:

@@ -29,7 +29,9 @@ def bench_size(rows: list[dict], questions: list[str], work: Path, cold_runs: in
     source = corpus.write_subset(rows, work / "corpus")
     index_dir = work / "index"
     layers = ["--index-dir", str(index_dir), "--deep-model", deep_model]
+    answering = measure.first_publish(index_dir)
     build = measure.run("index", str(source), *layers)
+    answers_after = answering()
     passages = json.loads((index_dir / "current" / "manifest.json").read_text())["counts"]["passages"]
     unchanged = measure.run("index", str(source), *layers)
     added = measure.run("index", str(source), str(corpus.new_article(work / "new")), *layers)
@@ -37,6 +39,7 @@ def bench_size(rows: list[dict], questions: list[str], work: Path, cold_runs: in
     result = {
         "articles": len(rows), "passages": passages,
         "build": {"seconds": round(build.seconds, 2), "passages_per_s": round(passages / build.seconds, 1),
+                  "answers_after_s": round(answers_after, 2) if answers_after is not None else None,
                   "peak_rss_mb": round(build.peak_tree_rss_mb, 1),
                   "main_process_peak_rss_mb": round(build.peak_rss_mb, 1)},
         "index_mb": measure.folder_mb(index_dir / "current"),
