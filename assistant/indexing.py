@@ -13,7 +13,7 @@ def run_index(settings: Settings, paths: list[Path], *, rebuild: bool = False,
               skip_bad: bool = False) -> BuildReport:
     """Build or update the index in ``settings.index_dir`` from ``paths`` (default: the index's own)."""
     try:
-        manifest = read_manifest(settings.index_dir)
+        manifest = read_manifest(settings.index_dir, any_format=True)  # an older format is written again
     except IndexMissing:
         manifest = None
     if not paths:

@@ -24,7 +24,8 @@ from index.loading import LoadedFile, find_files, load_if_changed
 from index.normalise import NORMALISER_VERSION
 from index.records import Chunk
 from index.sentence_layer import SentenceLayer
-from index.store import PassageIndex, check_compatible, load_index, read_manifest, remove_old_generations, save_index
+from index.store import (FORMAT_VERSION, PassageIndex, check_compatible, load_index, read_manifest,
+                         remove_old_generations, save_index)
 
 # The deep layer is embedded this many passages at a time (with their sentences), and published as a new
 # generation at least this often, so a long fill shows its gains while it runs and Ctrl-C loses little.
@@ -93,7 +94,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
         remove_old_generations(index_dir)  # what a killed build left: it never became `current`
         if rebuild:  # embed everything again, as asked: the cache could be what is wrong
             shutil.rmtree(index_dir / EMBED_CACHE, ignore_errors=True)
-        manifest = None if rebuild else _current_manifest(index_dir, settings)
+        manifest = None if rebuild else _current_manifest(index_dir, settings, report)
         known = manifest["files"] if manifest else {}
         loaded = _load_all(paths, report, skip_bad, known)
         if manifest and _up_to_date(manifest, loaded, deep_id, milvus_uri):
@@ -212,11 +213,17 @@ def _fill_in_steps(index_dir: Path, index: PassageIndex, todo: list[int], fill: 
     _publish(index_dir, index)
 
 
-def _current_manifest(index_dir: Path, settings: dict) -> dict | None:
-    """The current index's manifest (cheap: nothing else is read), or None when there is none."""
-    manifest = _read_for_update(index_dir, read_manifest)
+def _current_manifest(index_dir: Path, settings: dict, report: BuildReport) -> dict | None:
+    """The current index's manifest (cheap: nothing else is read), or None when there is none, or when it is
+    in an older format: the index is then built again, from the embedding cache (a format change must
+    not cost a 20,000-article archive its hours of deep-layer embedding)."""
+    manifest = _read_for_update(index_dir, lambda folder: read_manifest(folder, any_format=True))
     if manifest is not None:
         check_compatible(manifest, settings, index_dir)
+        if manifest.get("format") != FORMAT_VERSION:
+            report.notes.append(f"the index was in format {manifest.get('format')}: written again in format "
+                                f"{FORMAT_VERSION} from its embedding cache")
+            return None
     return manifest
 
 

@@ -174,9 +174,10 @@ def verify_index(index_dir: Path) -> Path:
     return folder
 
 
-def read_manifest(index_dir: Path) -> dict:
-    """The manifest of the current index (cheap: no vectors are loaded)."""
-    return _read_manifest(current_generation(index_dir), index_dir)
+def read_manifest(index_dir: Path, any_format: bool = False) -> dict:
+    """The manifest of the current index (cheap: no vectors are loaded); ``any_format``: also of an index
+    in an older format (which a build then writes again in this one)."""
+    return _read_manifest(current_generation(index_dir), index_dir, any_format)
 
 
 def check_compatible(manifest: dict, wanted: dict, index_dir: Path) -> None:
@@ -270,7 +271,7 @@ def _edges_digest(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
-def _read_manifest(folder: Path, index_dir: Path) -> dict:
+def _read_manifest(folder: Path, index_dir: Path, any_format: bool = False) -> dict:
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         if not isinstance(manifest, dict) or "checksums" not in manifest:
@@ -278,9 +279,11 @@ def _read_manifest(folder: Path, index_dir: Path) -> dict:
     except (OSError, ValueError) as err:
         raise IndexDamaged(f"The index file {folder / 'manifest.json'} is missing or damaged ({err}).",
                            _rebuild_hint(index_dir)) from err
-    if manifest.get("format") != FORMAT_VERSION:
+    if manifest.get("format") != FORMAT_VERSION and not any_format:
         raise IndexMismatch(f"The index at {index_dir} has format {manifest.get('format')}; "
-                            f"this Dalil reads format {FORMAT_VERSION}.", _rebuild_hint(index_dir))
+                            f"this Dalil reads format {FORMAT_VERSION}.",
+                            f"Run `dalil index --index-dir {index_dir}` to write it in this format (its "
+                            "embedding cache is kept, so nothing is embedded again).")
     return manifest
 
 

@@ -174,3 +174,19 @@ def test_big_files_are_checked_by_size_and_edges(tmp_path: Path, fixture_index: 
     path.write_bytes(bytes(data))
     with pytest.raises(IndexDamaged, match="vectors.faiss"):
         load_index(index_dir)
+
+
+def test_an_older_format_is_written_again_from_the_embedding_cache(tmp_path: Path, articles_copy: Path,
+                                                                   counting) -> None:
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, counting)
+    manifest_path = current_generation(index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest_path.write_text(json.dumps(dict(manifest, format=manifest["format"] - 1)), encoding="utf-8")
+    with pytest.raises(IndexMismatch, match="dalil index --index-dir"):
+        load_index(index_dir)  # readers refuse it, saying how to upgrade it
+    before = counting.embedded
+    report = build_index([articles_copy], index_dir, counting)
+    assert report.written and "written again in format" in report.notes[0]
+    assert counting.embedded == before  # passages and sentences all came from the cache
+    assert len(load_index(index_dir).chunks) == report.passages
