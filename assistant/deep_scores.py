@@ -51,7 +51,8 @@ class DeepScorer:
                 _best_z(fast_sentences @ query_vector, offsets, sample_fast @ query_vector, sample_offsets)]
 
 
-def _best_z(scores: np.ndarray, offsets: np.ndarray, sample_scores: np.ndarray, sample_offsets: np.ndarray) -> np.ndarray:
+def _best_z(scores: np.ndarray, offsets: np.ndarray, sample_scores: np.ndarray,
+            sample_offsets: np.ndarray) -> np.ndarray:
     """Each passage's best sentence score, z-scored by the mean and spread of the sample passages' best."""
     from assistant.retrieval import best_per_passage
 

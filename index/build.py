@@ -24,8 +24,15 @@ from index.loading import LoadedFile, find_files, load_if_changed
 from index.normalise import NORMALISER_VERSION
 from index.records import Chunk
 from index.sentence_layer import SentenceLayer
-from index.store import (FORMAT_VERSION, PassageIndex, check_compatible, load_index, read_manifest,
-                         remove_old_generations, save_index)
+from index.store import (
+    FORMAT_VERSION,
+    PassageIndex,
+    check_compatible,
+    load_index,
+    read_manifest,
+    remove_old_generations,
+    save_index,
+)
 
 # The deep layer is embedded this many passages at a time (with their sentences), and published as a new
 # generation at least this often, so a long fill shows its gains while it runs and Ctrl-C loses little.
@@ -122,11 +129,11 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
             todo = np.flatnonzero(~sentences.done).tolist()
             if 0 < len(todo) <= SENTENCE_BATCH:  # an update's few new passages: published once, not twice
                 _sentence_filler(index_dir, chunks, sentences, embedder)(todo)
-            graph, moments = approximate.carried_over(
-                vectors, sources, *((previous.faiss_index, previous.vectors, previous.moments) if previous else (None,) * 3))
+            before = (previous.faiss_index, previous.vectors, previous.moments) if previous else (None,) * 3
+            graph, moments = approximate.carried_over(vectors, sources, *before)
             index = PassageIndex(chunks=chunks, vectors=vectors if graph is None else hnsw.stored_vectors(graph),
-                                 lexical=lexical, manifest=manifest, deep=deep_layer, faiss_index=graph, moments=moments,
-                                 sentences=sentences)
+                                 lexical=lexical, manifest=manifest, deep=deep_layer, faiss_index=graph,
+                                 moments=moments, sentences=sentences)
             _publish(index_dir, index)
             report.written = True
         if not index.sentences.complete:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from index import dense
-from index.dense.flat import FlatIndex
 from index.dense.ivf import IVFIndex
 from index.records import Chunk
 

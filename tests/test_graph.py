@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from assistant.qa import Assistant
-from assistant.settings import Settings
 from index.build import build_index
 from index.dense import hnsw, top
 from index.dense.approximate import MOMENTS_FILE

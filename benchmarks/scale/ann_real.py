@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=200)
     args = parser.parse_args()
     import corpus
+
     from index.embedding import load_embedder, one_blas_thread
     from index.store import load_index
 

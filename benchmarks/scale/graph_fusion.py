@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--ef", type=int, nargs="+", default=[128, 256, 512])
     args = parser.parse_args()
     import corpus
+
     from assistant.qa import Assistant
     from assistant.settings import Settings
 

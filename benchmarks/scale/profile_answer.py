@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=200)
     args = parser.parse_args()
     import corpus
+
     from assistant.qa import Assistant
     from assistant.settings import Settings
 

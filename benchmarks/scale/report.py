@@ -6,7 +6,8 @@ from pathlib import Path
 COLUMNS = [  # (header, how to read the figure from one size's result)
     ("articles", lambda r: f"{r['articles']:,}"),
     ("passages", lambda r: f"{r['passages']:,}"),
-    ("build s (answers after s)", lambda r: f"{r['build']['seconds']:.1f} ({r['build'].get('answers_after_s') or 0:.1f})"),
+    ("build s (answers after s)",
+     lambda r: f"{r['build']['seconds']:.1f} ({r['build'].get('answers_after_s') or 0:.1f})"),
     ("passages/s", lambda r: f"{r['build']['passages_per_s']:.0f}"),
     ("build peak RSS MB (all processes)", lambda r: f"{r['build']['peak_rss_mb']:.0f}"),
     ("index MB", lambda r: f"{r['index_mb']:.0f}"),

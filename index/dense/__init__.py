@@ -10,8 +10,8 @@ Every backend stores L2-normalised float32 vectors in row order (row i = passage
 
 An index generation keeps a ``flat`` index (exact, brute force) up to ``FLAT_MAX`` passages and a graph
 (``hnsw``, approximate) above it, with moments for fusion (approximate.py). On the real news vectors the
-graph found 98.8% of the exact top 10 in ~2 ms at 101k passages where brute force took 17-40 ms
-(benchmarks/scale/ann_real.py); ``ivf`` (inverted lists) reached only 89% there at a similar cost, though
+graph found 98.8% of the exact top 10 in 2-3 ms at 101k passages where brute force took 17-45 ms
+(benchmarks/scale/ann_real.py); ``ivf`` (inverted lists) reached only 85-89% there at a similar cost, though
 it had recall 1.0 on clustered synthetic vectors at 1M (benchmarks/scale/ann.py). ``milvus``
 (index/dense/milvus.py) is the scale-out store behind the same contract.
 """
@@ -75,4 +75,3 @@ def top(rows: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.nd
         rows, scores = rows[keep], scores[keep]
     order = np.lexsort((rows, -scores))[:n]
     return rows[order], scores[order]
-
