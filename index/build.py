@@ -16,7 +16,7 @@ from index import chunking, deep, sentence_layer
 from index.chunk_list import MergedChunks
 from index.deep import DeepLayer
 from index.dense import approximate, hnsw
-from index.embed_cache import CACHE_DIR, cached_rows, embed_with_cache
+from index.embed_cache import CACHE_DIR, EmbeddingCache, cached_rows, embed_with_cache
 from index.embedding import DalilEmbedding
 from index.errors import ArticleError, DeepFillInterrupted, IndexError_, IndexMismatch, IndexMissing
 from index.lexical import TOKENISER_VERSION, LexicalIndex, tokenise
@@ -173,7 +173,8 @@ def _sentence_filler(index_dir: Path, chunks: Sequence[Chunk], layer: SentenceLa
                      embedder: DalilEmbedding) -> Callable[[list[int]], None]:
     """What fills passages' rows of ``layer``: their sentences' rows in the embedding cache (embedded first
     where the cache lacks them)."""
-    return lambda rows: layer.fill(chunks, lambda texts: cached_rows(texts, embedder, index_dir / EMBED_CACHE), rows)
+    cache = EmbeddingCache(index_dir / EMBED_CACHE, embedder)  # read once for every batch of the fill
+    return lambda rows: layer.fill(chunks, lambda texts: cached_rows(texts, embedder, cache), rows)
 
 
 def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, report: BuildReport,
@@ -184,10 +185,11 @@ def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, r
     or text another index in this folder's history already had, are not embedded again.
     """
     started = time.monotonic()
+    cache = EmbeddingCache(index_dir / EMBED_CACHE, embedder)  # read once, not for every batch of 8 passages
 
     def fill(rows: list[int]) -> None:
-        deep.fill(index.deep, index.chunks, lambda texts: embed_with_cache(texts, embedder, index_dir / EMBED_CACHE)[0],
-                  rows)
+        deep.fill(index.deep, index.chunks,
+                  lambda texts: embed_with_cache(texts, embedder, index_dir / EMBED_CACHE, cache=cache)[0], rows)
         report.deep_embedded += len(rows)
 
     _fill_in_steps(index_dir, index, np.flatnonzero(~index.deep.done).tolist(), fill, DEEP_BATCH, progress)

@@ -6,7 +6,8 @@ Layout (beside the index generations, under the build lock)::
     embed-cache/<embedder slug>/vectors.f32   their float32 vectors, appended in the same order
 
 Vectors are appended before their keys, so a build killed mid-write leaves at most a tail that is
-ignored: a key is never read without its vector. A killed build's embedded passages are kept, so the
+ignored, and cut off before the next append (appended after it, keys would name the tail's rows): a key
+is never read without its vector. A killed build's embedded passages are kept, so the
 next run resumes where it stopped. Rows never move, so an index generation can name the rows holding its
 sentence vectors (index/sentence_layer.py) instead of storing a copy: ``CachedVectors`` reads them.
 """
@@ -40,19 +41,25 @@ class EmbeddingCache:
         self.folder = embedder_folder(folder, embedder.model_name, embedder.dim)
         self.dim = embedder.dim
         self.rows: dict[bytes, int] = {}
+        self.count = 0  # rows with both a key and a whole vector (appends go after them)
         self.vectors = np.zeros((0, self.dim), dtype=np.float32)
+        self._trimmed = False
         self._load()
 
     def _load(self) -> None:
-        keys_path, vectors_path = self.folder / "keys.bin", self.folder / "vectors.f32"
-        if not (keys_path.is_file() and vectors_path.is_file()):
+        keys_path = self.folder / "keys.bin"
+        if not (keys_path.is_file() and (self.folder / "vectors.f32").is_file()):
             return
         keys = keys_path.read_bytes()
-        count = min(len(keys) // KEY_BYTES, vectors_path.stat().st_size // (4 * self.dim))  # ignore a torn tail
-        if count:
-            # Memory-mapped: an update that finds one new passage reads one vector, not the 200 MB of 20k articles.
-            self.vectors = np.memmap(vectors_path, dtype=np.float32, mode="r", shape=(count, self.dim))
-        self.rows = {keys[i * KEY_BYTES:(i + 1) * KEY_BYTES]: i for i in range(count)}
+        self.count = min(len(keys) // KEY_BYTES, (self.folder / "vectors.f32").stat().st_size // (4 * self.dim))
+        self._map()
+        self.rows = {keys[i * KEY_BYTES:(i + 1) * KEY_BYTES]: i for i in range(self.count)}  # a torn tail ignored
+
+    def _map(self) -> None:
+        # Memory-mapped: an update that finds one new passage reads one vector, not the 200 MB of 20k articles.
+        if self.count:
+            self.vectors = np.memmap(self.folder / "vectors.f32", dtype=np.float32, mode="r",
+                                     shape=(self.count, self.dim))
 
     def lookup(self, keys: list[bytes]) -> tuple[np.ndarray, list[int]]:
         """Vectors for ``keys`` (zeros where unknown) and the positions of the unknown ones."""
@@ -60,19 +67,22 @@ class EmbeddingCache:
         rows = [self.rows.get(key, -1) for key in keys]
         found = [i for i, row in enumerate(rows) if row >= 0]
         if found:
+            if max(rows[i] for i in found) >= len(self.vectors):
+                self._map()  # rows appended through this cache since it was mapped
             out[found] = self.vectors[[rows[i] for i in found]]
         return out, [i for i, row in enumerate(rows) if row < 0]
 
     def rows_of(self, keys: list[bytes]) -> np.ndarray:
-        """The cache row of each key (-1 where unknown or appended since this cache was read)."""
-        return np.array([self.rows.get(key, -1) for key in keys], dtype=np.int64).clip(min=-1)
+        """The cache row of each key (-1 where unknown)."""
+        return np.array([self.rows.get(key, -1) for key in keys], dtype=np.int64)
 
     def append(self, keys: list[bytes], vectors: np.ndarray) -> None:
-        """Store new vectors on disk (vectors first, then keys); they are found from the next build on."""
+        """Store new vectors on disk (vectors first, then keys), right after the last whole row."""
         fresh = [i for i, key in enumerate(keys) if key not in self.rows]
         if not fresh:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._trim()
         block = np.ascontiguousarray(vectors[fresh], dtype=np.float32)
         # Synced: an index generation published after this may name these rows (index/sentence_layer.py).
         with open(self.folder / "vectors.f32", "ab") as fh:
@@ -81,7 +91,20 @@ class EmbeddingCache:
         with open(self.folder / "keys.bin", "ab") as fh:
             fh.write(b"".join(keys[i] for i in fresh))
             os.fsync(fh.fileno())
-        self.rows.update({keys[i]: -2 for i in fresh})  # known (no second append), not readable until reloaded
+        self.rows.update({keys[i]: self.count + j for j, i in enumerate(fresh)})
+        self.count += len(fresh)
+
+    def _trim(self) -> None:
+        """Cut what a killed writer left past the last whole row (once, under the build lock): appended after
+        it, new keys would name the tail's rows instead of their own vectors. No reader uses those rows:
+        generations only name rows that had their keys."""
+        if self._trimmed:
+            return
+        for name, size in (("vectors.f32", self.count * 4 * self.dim), ("keys.bin", self.count * KEY_BYTES)):
+            path = self.folder / name
+            if path.is_file() and path.stat().st_size > size:
+                os.truncate(path, size)
+        self._trimmed = True
 
 
 def embedder_folder(cache_dir: Path, model_name: str, dim: int) -> Path:
@@ -109,11 +132,12 @@ class CachedVectors:
         return (rows >= 0) & (rows < self.count)
 
 
-def embed_with_cache(texts: list[str], embedder: DalilEmbedding, cache_dir: Path,
-                     progress: Progress | None = None) -> tuple[np.ndarray, int]:
+def embed_with_cache(texts: list[str], embedder: DalilEmbedding, cache_dir: Path, progress: Progress | None = None,
+                     cache: EmbeddingCache | None = None) -> tuple[np.ndarray, int]:
     """Vectors of ``texts`` and how many were embedded: cached ones are looked up, the rest embedded (in
-    parallel when many) and cached as they arrive, so an interrupted build keeps what it embedded."""
-    cache = EmbeddingCache(cache_dir, embedder)
+    parallel when many) and cached as they arrive, so an interrupted build keeps what it embedded. ``cache``:
+    the cache already read (its keys take ~0.1 s to read at 20,000 articles), else it is read here."""
+    cache = cache or EmbeddingCache(cache_dir, embedder)
     keys = [text_key(t) for t in texts]
     out, missing = cache.lookup(keys)
     done, pending = 0, 0
@@ -128,8 +152,8 @@ def embed_with_cache(texts: list[str], embedder: DalilEmbedding, cache_dir: Path
     return out, len(missing)
 
 
-def cached_rows(texts: list[str], embedder: DalilEmbedding, cache_dir: Path) -> np.ndarray:
+def cached_rows(texts: list[str], embedder: DalilEmbedding, cache: EmbeddingCache) -> np.ndarray:
     """The cache rows holding the vectors of ``texts``, embedding (and caching) those not there yet."""
-    embed_with_cache(texts, embedder, cache_dir)
-    return EmbeddingCache(cache_dir, embedder).rows_of([text_key(t) for t in texts])
+    embed_with_cache(texts, embedder, cache.folder.parent, cache=cache)
+    return cache.rows_of([text_key(t) for t in texts])
 

@@ -30,6 +30,21 @@ def test_torn_tail_is_ignored(tmp_path: Path, use_embedder) -> None:
         fh.write(b"\x00" * 100)
     reloaded = EmbeddingCache(tmp_path, use_embedder)
     assert len(reloaded.rows) == 2 and text_key("two") in reloaded.rows
+    # Text cached after the torn tail gets its own vector back, not the tail's bytes.
+    vectors, embedded = embed_with_cache(["three", "four"], use_embedder, tmp_path)
+    again, none = embed_with_cache(["four", "three", "one"], use_embedder, tmp_path)
+    assert embedded == 2 and none == 0
+    assert np.array_equal(again[0], vectors[1]) and np.array_equal(again[1], vectors[0])
+    rows = EmbeddingCache(tmp_path, use_embedder).rows_of([text_key("one"), text_key("three"), text_key("four")])
+    assert rows.tolist() == [0, 2, 3]
+
+
+def test_rows_are_known_as_soon_as_appended(tmp_path: Path, use_embedder) -> None:
+    cache = EmbeddingCache(tmp_path, use_embedder)
+    vectors, _ = embed_with_cache(["one", "two"], use_embedder, tmp_path, cache=cache)
+    assert cache.rows_of([text_key("two"), text_key("one")]).tolist() == [1, 0]
+    again, embedded = embed_with_cache(["two", "three"], use_embedder, tmp_path, cache=cache)
+    assert embedded == 1 and np.array_equal(again[0], vectors[1])  # read back through the same cache
 
 
 def test_worker_processes_give_the_same_vectors(use_embedder, monkeypatch) -> None:
