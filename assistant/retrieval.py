@@ -7,7 +7,7 @@ corpus at all, so it counts fully for an Arabic question and fades to nothing fo
 
 When the index has a deep layer (a second encoder, index/deep.py), its passage cosine and its best sentence
 cosine lead, and the fast encoder's cosine stays in with a smaller weight: the two encoders miss different
-questions (XQuAD articles 00-23, English questions: hit@1 0.742 deep alone, 0.816 with both; docs/quality.md).
+questions (XQuAD articles 00-23, English questions: hit@1 0.742 deep alone, 0.786 with both; docs/quality.md).
 """
 
 from typing import Any
