@@ -16,7 +16,7 @@ from index import chunking, deep, sentence_layer
 from index.chunk_list import MergedChunks
 from index.deep import DeepLayer
 from index.dense import approximate, hnsw
-from index.embed_cache import CACHE_DIR, EmbeddingCache, cached_rows, embed_with_cache
+from index.embed_cache import CACHE_DIR, EmbeddingCache, cache_id, cached_rows, embed_with_cache
 from index.embedding import DalilEmbedding
 from index.errors import ArticleError, DeepFillInterrupted, IndexError_, IndexMismatch, IndexMissing
 from index.lexical import TOKENISER_VERSION, LexicalIndex, tokenise
@@ -151,7 +151,8 @@ def _deep_id(index: PassageIndex) -> str | None:
 def _publish(index_dir: Path, index: PassageIndex) -> None:
     """Write ``index`` as the current generation, its manifest saying how much of the sentence vectors and
     of the deep layer is done."""
-    index.manifest["sentences"] = {"done": int(index.sentences.done.sum()), "passages": len(index.chunks)}
+    index.manifest["sentences"] = {"done": int(index.sentences.done.sum()), "passages": len(index.chunks),
+                                   "cache": cache_id(index_dir / EMBED_CACHE)}
     if index.deep is None:
         index.manifest.pop("deep", None)
     else:

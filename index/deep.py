@@ -3,9 +3,9 @@
 multilingual-e5-small finds the right passage first far more often than USE, across languages too, but
 embeds 14-20x slower (../shared/PITFALLS.md). So an index is usable as soon as the fast layer (USE + BM25)
 is written, and the deep layer is filled in behind it: rows are embedded in batches and published as a
-new generation about once a minute (index/build.py), so answers improve as it lands. ``done[i]`` says whether passage ``i`` and
-its sentences have deep vectors yet; a row that is not done is zeros and retrieval falls back to the fast
-layer's scores for it.
+new generation about once a minute (index/build.py), so answers improve as it lands. ``done[i]`` says
+whether passage ``i`` and its sentences have deep vectors yet; a row that is not done is zeros and
+retrieval falls back to the fast layer's scores for it.
 
 Files in a generation::
 

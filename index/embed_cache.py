@@ -10,6 +10,11 @@ ignored, and cut off before the next append (appended after it, keys would name 
 is never read without its vector. A killed build's embedded passages are kept, so the
 next run resumes where it stopped. Rows never move, so an index generation can name the rows holding its
 sentence vectors (index/sentence_layer.py) instead of storing a copy: ``CachedVectors`` reads them.
+
+Only `dalil index --rebuild` deletes the cache, and a new one gets a new ``embed-cache/id``: a generation
+records the id of the cache its rows are in, and a generation whose cache is gone (an interrupted rebuild
+leaves the old generation current) reads its rows as missing, so the answer step embeds those sentences
+again, instead of reading whatever the new cache holds at those rows.
 """
 
 import hashlib
@@ -25,9 +30,27 @@ from index.embedding import DalilEmbedding
 
 CACHE_DIR = "embed-cache"  # the cache's folder inside an index folder
 KEY_BYTES = 16
+ID_FILE = "id"  # inside the cache folder: which cache this is (a new one after `--rebuild`)
 # Vectors are written to the cache every this many new passages, so an interrupted build loses little.
 FLUSH_EVERY = 4096
 Progress = Callable[[int, int], None]
+
+
+def cache_id(cache_dir: Path) -> str:
+    """The id of the cache in ``cache_dir``, made when there is none yet (call it under the build lock)."""
+    path = cache_dir / ID_FILE
+    if not path.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(os.urandom(8).hex(), encoding="ascii")
+    return path.read_text(encoding="ascii").strip()
+
+
+def read_cache_id(cache_dir: Path) -> str | None:
+    """The id of the cache in ``cache_dir``, or None when there is no cache (or no id yet)."""
+    try:
+        return (cache_dir / ID_FILE).read_text(encoding="ascii").strip()
+    except OSError:
+        return None
 
 
 def text_key(text: str) -> bytes:

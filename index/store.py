@@ -34,7 +34,7 @@ from index.chunk_list import ChunkList, MergedChunks
 from index.deep import DeepLayer
 from index.dense import approximate, hnsw, top
 from index.dense.moments import Moments
-from index.embed_cache import CACHE_DIR, CachedVectors, embedder_folder
+from index.embed_cache import CACHE_DIR, CachedVectors, embedder_folder, read_cache_id
 from index.errors import IndexDamaged, IndexMismatch, IndexMissing
 from index.lexical import LexicalIndex
 from index.records import Chunk
@@ -154,7 +154,11 @@ def _load_generation(folder: Path, index_dir: Path) -> PassageIndex:
 def _sentence_vectors(index_dir: Path, manifest: dict) -> CachedVectors:
     """The fast encoder's part of the index folder's embedding cache, where the sentence vectors are."""
     embedder = manifest["embedder"]
-    return CachedVectors(embedder_folder(index_dir / CACHE_DIR, embedder["id"], embedder["dim"]), embedder["dim"])
+    folder = embedder_folder(index_dir / CACHE_DIR, embedder["id"], embedder["dim"])
+    recorded = (manifest.get("sentences") or {}).get("cache")
+    if recorded is not None and recorded != read_cache_id(index_dir / CACHE_DIR):
+        folder = folder / "gone"  # another cache than the one the rows point into: read none of its rows
+    return CachedVectors(folder, embedder["dim"])
 
 
 def _dense_store(manifest: dict, chunks: Sequence[Chunk], dim: int) -> Any:
