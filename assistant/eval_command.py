@@ -156,7 +156,7 @@ def open_assistant(settings: Settings, corpus: list[Path], fresh: bool) -> Itera
     from assistant.qa import Assistant, deep_model_for, load_deep_embedder
     from index.build import build_index
     from index.embedding import DEFAULT_EMBEDDER, load_embedder
-    from index.store import load_index, read_manifest
+    from index.store import load_index, manifest_to_update, read_manifest
 
     if not corpus:
         read_manifest(settings.index_dir)  # no index: IndexMissing says how to build one (never seeds/ here)
@@ -166,7 +166,7 @@ def open_assistant(settings: Settings, corpus: list[Path], fresh: bool) -> Itera
         index_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dalil-eval-"))) if fresh \
             else settings.index_dir
         embedder = load_embedder(settings.embed_model or DEFAULT_EMBEDDER)
-        deep_embedder = load_deep_embedder(deep_model_for(settings, None if fresh else _manifest(index_dir)))
+        deep_embedder = load_deep_embedder(deep_model_for(settings, None if fresh else manifest_to_update(index_dir)))
         started = time.perf_counter()
         build_index(corpus, index_dir, embedder, progress=progress_bar("Embedding passages"),
                     deep_embedder=deep_embedder, deep_progress=progress_bar("Deep layer"))
@@ -194,13 +194,3 @@ def question_bar():
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
-
-def _manifest(index_dir: Path) -> dict | None:
-    """The manifest of the index already in ``index_dir``, or None when there is none."""
-    from index.errors import IndexMissing
-    from index.store import read_manifest
-
-    try:
-        return read_manifest(index_dir)
-    except IndexMissing:
-        return None

@@ -5,17 +5,14 @@ from pathlib import Path
 from assistant.settings import Settings
 from index.build import BuildReport, Progress, build_index
 from index.embedding import DEFAULT_EMBEDDER, load_embedder
-from index.errors import ConfigError, IndexMissing
-from index.store import read_manifest
+from index.errors import ConfigError
+from index.store import manifest_to_update
 
 
 def run_index(settings: Settings, paths: list[Path], *, rebuild: bool = False,
               skip_bad: bool = False) -> BuildReport:
     """Build or update the index in ``settings.index_dir`` from ``paths`` (default: the index's own)."""
-    try:
-        manifest = read_manifest(settings.index_dir, any_format=True)  # an older format is written again
-    except IndexMissing:
-        manifest = None
+    manifest = manifest_to_update(settings.index_dir)
     if not paths:
         paths = [Path(p) for p in manifest["paths"]] if manifest else [settings.seeds_dir]
     name = settings.embed_model

@@ -184,6 +184,15 @@ def read_manifest(index_dir: Path, any_format: bool = False) -> dict:
     return _read_manifest(current_generation(index_dir), index_dir, any_format)
 
 
+def manifest_to_update(index_dir: Path) -> dict | None:
+    """The manifest a build would update: the current index's, in any format (a build writes an older one
+    again), or None when there is no index yet."""
+    try:
+        return read_manifest(index_dir, any_format=True)
+    except IndexMissing:
+        return None
+
+
 def check_compatible(manifest: dict, wanted: dict, index_dir: Path) -> None:
     """Refuse an index built with other settings, naming both values and the fix."""
     for key in ("embedder", "normaliser_version", "tokeniser_version", "chunking"):
