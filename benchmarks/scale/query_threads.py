@@ -1,0 +1,117 @@
+"""A question's two embeddings: e5 on one OpenMP thread or on every core, and the two encoders in sequence or
+at once (Assistant.embed). Variants alternate question by question, so machine load hits them alike.
+
+Run:  .venv/bin/python benchmarks/scale/query_threads.py [--rounds 20] [--index-dir DIR [--questions 200]]
+Prints medians in ms and the ratios; the questions are written here (no corpus needed). With --index-dir (an
+index with a deep layer) it also times whole warm answers both ways, on questions made from the index's titles.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from index.embedding import E5Embedding, cpu_count, load_embedder, omp_threads, one_blas_thread  # noqa: E402
+
+QUESTIONS = [
+    "What guarantees did Washington offer Algeria?",
+    "من هو المسؤول الأمريكي الذي زار الجزائر؟",
+    "Whose deputy is the visiting US official?",
+    "How many people died in the floods in the north of the country last week?",
+    "ما هي المدينة التي استضافت القمة الاقتصادية هذا العام؟",
+    "When did the two countries cut their diplomatic relations?",
+]
+
+
+def e5_on_all_cores(e5: E5Embedding, question: str):
+    """e5 as before: a question on as many OpenMP threads as cores."""
+    omp_threads(cpu_count())
+    return e5._model.query(question)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--index-dir", type=Path, help="also time whole answers on this index")
+    parser.add_argument("--questions", type=int, default=200)
+    args = parser.parse_args()
+    if args.index_dir:
+        print(json.dumps(whole_answers(args.index_dir, args.questions), indent=2))
+    use, e5 = load_embedder("use"), E5Embedding()
+    one_blas_thread()
+    pool = ThreadPoolExecutor(1)
+
+    def overlapped(question: str):
+        deep = pool.submit(e5.embed_query, question)
+        return use.embed_query(question), deep.result()
+
+    variants = {
+        "e5_one_thread": e5.embed_query,
+        "e5_all_cores": lambda q: e5_on_all_cores(e5, q),
+        "use": use.embed_query,
+        "sequence_all_cores": lambda q: (use.embed_query(q), e5_on_all_cores(e5, q)),
+        "overlapped_one_thread": overlapped,
+    }
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for question in QUESTIONS:  # warm-up
+        for call in variants.values():
+            call(question)
+    for _ in range(args.rounds):
+        for question in QUESTIONS:
+            for name, call in variants.items():
+                started = time.perf_counter()
+                call(question)
+                times[name].append((time.perf_counter() - started) * 1000)
+    medians = {name: round(statistics.median(values), 2) for name, values in times.items()}
+    print(json.dumps({
+        "cores": cpu_count(), "questions": len(QUESTIONS) * args.rounds, "median_ms": medians,
+        "e5_one_thread / e5_all_cores": round(medians["e5_one_thread"] / medians["e5_all_cores"], 3),
+        "overlapped / sequence": round(medians["overlapped_one_thread"] / medians["sequence_all_cores"], 3),
+    }, indent=2))
+
+
+def whole_answers(index_dir: Path, count: int) -> dict:
+    """Warm answers on ``index_dir``, embedding the question as before (in sequence, e5 on every core) and as
+    now (Assistant.embed), alternating question by question."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import corpus
+
+    from assistant.qa import Assistant
+    from assistant.settings import Settings
+
+    assistant = Assistant.open(Settings.load(index_dir=index_dir))
+    if assistant.deep_embedder is None:
+        raise SystemExit(f"{index_dir} has no deep layer: nothing to compare")
+    index = assistant.index
+    step = max(1, len(index.chunks) // 5000)
+    titles = [{"title": index.chunks[i].title} for i in range(0, len(index.chunks), step)]
+    questions = corpus.questions_from_titles(titles, count)
+    overlapped = assistant.embed
+
+    def in_sequence(text: str):
+        return assistant.embedder.embed_query(text), e5_on_all_cores(assistant.deep_embedder, text)
+
+    times: dict[str, list[float]] = {"sequence_all_cores": [], "overlapped_one_thread": []}
+    for question in questions[:10]:
+        assistant.answer(question)
+    for question in questions:
+        for name, embed in (("sequence_all_cores", in_sequence), ("overlapped_one_thread", overlapped)):
+            assistant.embed = embed
+            started = time.perf_counter()
+            assistant.answer(question)
+            times[name].append((time.perf_counter() - started) * 1000)
+    assistant.embed = overlapped
+    medians = {name: round(statistics.median(values), 2) for name, values in times.items()}
+    p95 = {name: round(sorted(values)[int(0.95 * (len(values) - 1))], 2) for name, values in times.items()}
+    return {"index": str(index_dir), "passages": len(index.chunks), "answers": len(questions),
+            "answer_median_ms": medians, "answer_p95_ms": p95,
+            "overlapped / sequence": round(medians["overlapped_one_thread"] / medians["sequence_all_cores"], 3)}
+
+
+if __name__ == "__main__":
+    main()
