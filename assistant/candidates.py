@@ -5,8 +5,9 @@ The candidates are the dense search's top ``CANDIDATES``, BM25's, and with a dee
 (assistant/deep_scores.py). Each is scored with the all-passage statistics: BM25 is z-scored over every
 passage (its scores are cheap), and the dense z-score uses the mean and spread of the question's cosine
 over every passage, which follow from the passages' mean vector and covariance (q.mu and sqrt(q'Cq),
-index/dense/moments.py) without scoring them. Milvus with a deep layer is scored over every passage
-locally (retrieval.py), since the deep layer's vectors are not in Milvus.
+index/dense/moments.py) without scoring them. With Milvus the deep layer's candidates come from its own
+collection there, and its cosine's mean and spread from the done passages' moments; an index whose deep
+layer has no collection in Milvus (built before there was one) is scored over every passage (retrieval.py).
 """
 
 import numpy as np
@@ -36,7 +37,11 @@ def candidate_search(retriever, question: str, k: int, query_vector: np.ndarray,
         found.append(top(np.arange(len(lexical)), lexical, CANDIDATES)[0])
     scorer = retriever.deep_scorer(deep_vector)
     if scorer is not None:
-        deep_rows, deep_mean, deep_spread = scorer.top(deep_vector, CANDIDATES)
+        if index.deep_store is not None:  # Milvus's deep collection finds the deep layer's candidates
+            deep_rows = index.deep_store.search(deep_vector, CANDIDATES)[0]
+            deep_mean, deep_spread = scorer.mean_and_spread(deep_vector)
+        else:
+            deep_rows, deep_mean, deep_spread = scorer.top(deep_vector, CANDIDATES)
         found.append(deep_rows)
     candidates = np.unique(np.concatenate(found)).astype(np.int64)
     # The vectors are local (the generation keeps them for incremental builds): exact cosines.

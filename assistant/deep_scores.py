@@ -11,6 +11,7 @@ fixed sample of them.
 import numpy as np
 
 from index.deep import DeepLayer
+from index.dense.moments import Moments
 from index.sentence_layer import SentenceLayer, sentence_rows
 
 SENTENCE_SAMPLE = 2_000  # done passages whose best-sentence cosine estimates its mean and spread
@@ -27,12 +28,20 @@ class DeepScorer:
         if len(sample) > SENTENCE_SAMPLE:
             sample = np.sort(np.random.default_rng(6).choice(sample, SENTENCE_SAMPLE, replace=False))
         self.sample = self.sentences_of(sample)
+        self._moments: Moments | None = None  # see mean_and_spread
 
     def sentences_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The deep and the fast vectors of passages ``rows``' sentences (contiguous), and each passage's
         first row in them."""
         picked, offsets = sentence_rows(self.deep.offsets, rows)
         return np.asarray(self.deep.sentences[picked]), self.fast.matrix(self.fast_dim, picked)[0], offsets
+
+    def mean_and_spread(self, deep_vector: np.ndarray) -> tuple[float, float]:
+        """The mean and spread of the question's deep cosine over all done passages, from their moments
+        (when another engine finds the deep candidates: no cosine is computed here)."""
+        if self._moments is None:
+            self._moments = Moments.of(self.done_passages)
+        return self._moments.mean_and_spread(deep_vector)
 
     def top(self, deep_vector: np.ndarray, n: int) -> tuple[np.ndarray, float, float]:
         """The ``n`` done passages nearest the question, and the mean and spread of the cosine over all done."""

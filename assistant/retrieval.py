@@ -90,7 +90,7 @@ class HybridRetriever:
         k = k or self.top_k
         if query_vector is None:
             query_vector = self.embedder.embed_query(question)
-        if self.index.approximate or (self.index.dense_store is not None and deep_vector is None):
+        if self.index.approximate or self._milvus_finds_all(deep_vector):
             from assistant.candidates import candidate_search  # a graph index or Milvus: top passages only
 
             return candidate_search(self, question, k, query_vector, deep_vector)
@@ -105,6 +105,12 @@ class HybridRetriever:
         order, _ = top(np.arange(len(fused)), fused, k)
         return [Hit(self.index.chunks[i], float(fused[i]), float(dense[i]), float(lexical[i]), int(i))
                 for i in order]
+
+    def _milvus_finds_all(self, deep_vector: np.ndarray | None) -> bool:
+        """Milvus holds what this question is searched with: the fast vectors, and the deep layer's when used."""
+        if self.index.dense_store is None:
+            return False
+        return deep_vector is None or self.index.deep_store is not None or self.deep_scorer(deep_vector) is None
 
     def _dense_part(self, dense: np.ndarray, query_vector: np.ndarray, deep_vector: np.ndarray | None) -> np.ndarray:
         """The encoders' share of the fused score: the fast one alone, or the deep layer leading it."""

@@ -117,6 +117,8 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
         unchanged = not (report.added or report.changed or report.removed)
         if previous is not None and unchanged and _deep_id(previous) == deep_id:
             index = previous  # already up to date: nothing to write, but the deep layer may be unfinished
+            if _deep_collection_missing(index.manifest, deep_id):
+                _publish(index_dir, index)  # built before the deep layer went to Milvus: sync it now
         else:
             manifest = dict(settings, paths=[str(p.resolve()) for p in paths], created_at=_now(), files=files,
                             counts={"articles": report.articles, "passages": len(chunks)})
@@ -153,11 +155,18 @@ def _publish(index_dir: Path, index: PassageIndex) -> None:
     of the deep layer is done."""
     index.manifest["sentences"] = {"done": int(index.sentences.done.sum()), "passages": len(index.chunks),
                                    "cache": cache_id(index_dir / EMBED_CACHE)}
+    dense = index.manifest.get("dense")
     if index.deep is None:
         index.manifest.pop("deep", None)
+        if dense:
+            dense.pop("deep_collection", None)
     else:
         index.manifest["deep"] = {"id": index.deep.model_id, "dim": index.deep.dim,
                                   "done": int(index.deep.done.sum()), "passages": len(index.chunks)}
+        if dense and dense.get("kind") == "milvus":
+            from index.dense.milvus import publish_deep
+
+            index.manifest["dense"] = publish_deep(dense, index.chunks, index.deep)
     save_index(index_dir, index)
 
 
@@ -244,7 +253,14 @@ def _up_to_date(manifest: dict, loaded: list[LoadedFile], deep_id: str | None, m
     return (len(loaded) == len(manifest["files"]) and all(item.unchanged for item in loaded)
             and sentences.get("done") == sentences.get("passages")
             and deep_done.get("id") == deep_id and deep_done.get("done") == deep_done.get("passages")
-            and (manifest.get("dense") or {}).get("uri") == milvus_uri)
+            and (manifest.get("dense") or {}).get("uri") == milvus_uri
+            and not _deep_collection_missing(manifest, deep_id))
+
+
+def _deep_collection_missing(manifest: dict, deep_id: str | None) -> bool:
+    """The index is in Milvus and has a deep layer, but not yet the deep layer's collection there."""
+    dense = manifest.get("dense") or {}
+    return deep_id is not None and dense.get("kind") == "milvus" and "deep_collection" not in dense
 
 
 def _report_unchanged(report: BuildReport, loaded: list[LoadedFile], known: dict) -> None:

@@ -67,6 +67,7 @@ class PassageIndex:
     deep: DeepLayer | None = None  # the second encoder's vectors, when the index has a deep layer
     sentences: SentenceLayer | None = None  # the fast encoder's sentence vectors (as far as filled)
     dense_store: Any = None  # a scale-out dense store (index/dense/milvus.py) searched instead, if any
+    deep_store: Any = None  # the same for the deep layer's passage vectors (its done passages)
     # Above FLAT_MAX passages: the vectors' moments (the mean and spread of a question's cosine over all
     # passages, for fusion without scoring them all; dense/approximate.py).
     moments: Moments | None = None
@@ -148,7 +149,8 @@ def _load_generation(folder: Path, index_dir: Path) -> PassageIndex:
                            _rebuild_hint(index_dir))
     return PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest, faiss_index=flat,
                         deep=deep, dense_store=_dense_store(manifest, chunks, vectors.shape[1]), moments=moments,
-                        sentences=sentences)
+                        sentences=sentences, deep_store=_dense_store(manifest, chunks, deep.dim if deep else 0,
+                                                                     "deep_collection"))
 
 
 def _sentence_vectors(index_dir: Path, manifest: dict) -> CachedVectors:
@@ -161,14 +163,15 @@ def _sentence_vectors(index_dir: Path, manifest: dict) -> CachedVectors:
     return CachedVectors(folder, embedder["dim"])
 
 
-def _dense_store(manifest: dict, chunks: Sequence[Chunk], dim: int) -> Any:
-    """The Milvus collection the manifest names (``--store milvus``), or None for FAISS alone."""
+def _dense_store(manifest: dict, chunks: Sequence[Chunk], dim: int, key: str = "collection") -> Any:
+    """The Milvus collection the manifest names under ``key`` (``--store milvus``; "deep_collection" for the
+    deep layer's), or None for FAISS alone."""
     where = manifest.get("dense") or {}
-    if where.get("kind") != "milvus":
+    if where.get("kind") != "milvus" or key not in where:
         return None
     from index.dense.milvus import MilvusIndex
 
-    return MilvusIndex(where["uri"], where["collection"], dim, [chunk.id for chunk in chunks])
+    return MilvusIndex(where["uri"], where[key], dim, [chunk.id for chunk in chunks])
 
 
 def verify_index(index_dir: Path) -> Path:

@@ -15,12 +15,13 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["DALIL_CACHE_DIR"] = tempfile.mkdtemp(prefix="dalil-test-cache-")
 atexit.register(shutil.rmtree, os.environ["DALIL_CACHE_DIR"], True)
 
-import pytest
+# The imports below come after the environment above on purpose (they read it).
+import pytest  # noqa: E402
 
-from assistant.qa import Assistant
-from assistant.settings import Settings
-from index.build import build_index
-from index.embedding import load_embedder
+from assistant.qa import Assistant  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+from index.build import build_index  # noqa: E402
+from index.embedding import load_embedder  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 ARTICLES = DATA / "articles"

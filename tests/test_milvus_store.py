@@ -64,3 +64,74 @@ def test_milvus_without_uri_is_one_clear_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["index", str(ARTICLES), "--index-dir", str(tmp_path / "ix"),
                                        "--store", "milvus"])
     assert result.exit_code == 1 and "--store milvus needs --milvus-uri" in result.output
+
+
+def test_milvus_holds_the_deep_layer_and_gives_the_faiss_ranking(tmp_path: Path, articles_copy: Path,
+                                                                 use_embedder, monkeypatch) -> None:
+    """With a deep layer, its done passages go to a second collection, which questions search too: the same
+    top 5 as FAISS over every passage, also while the fill is unfinished."""
+    from index import build as build_module
+    from index.build import DeepFillInterrupted, build_index
+    from tests.test_build import CountingEmbedding
+
+    monkeypatch.setattr(build_module, "DEEP_PUBLISH_SECONDS", 0.0)  # publish after every passage
+    monkeypatch.setattr(build_module, "DEEP_BATCH", 1)
+
+    deep = CountingEmbedding(inner=use_embedder, model_name="deep-test", dim=use_embedder.dim, fail_after=12)
+    uri, faiss_dir, milvus_dir = str(tmp_path / "milvus.db"), tmp_path / "faiss", tmp_path / "milvus"
+
+    def build(index_dir: Path, **store: str) -> None:
+        try:
+            build_index([articles_copy], index_dir, use_embedder, deep_embedder=deep, **store)
+        except DeepFillInterrupted:
+            pass  # Ctrl-C in the fill: what was published stays
+
+    def same_rankings() -> None:
+        faiss_index, milvus_index = load_index(faiss_dir), load_index(milvus_dir)
+        assert milvus_index.deep_store is not None and faiss_index.deep_store is None
+        stored = sorted(milvus_index.deep_store._stored_ids())
+        done = milvus_index.deep.done
+        assert stored == sorted(c.id for c, is_done in zip(milvus_index.chunks, done, strict=True) if is_done)
+        searched = []
+        search = milvus_index.deep_store.search
+        milvus_index.deep_store.search = lambda *args: searched.append(args) or search(*args)
+        for question in QUESTIONS:
+            vector = use_embedder.embed_query(question)
+            ranked = [[hit.chunk.id for hit in Assistant(index, use_embedder, Settings(index_dir=index_dir), deep)
+                       .retriever.search(question, k=5, query_vector=vector, deep_vector=vector)]
+                      for index, index_dir in ((faiss_index, faiss_dir), (milvus_index, milvus_dir))]
+            assert ranked[0] == ranked[1], question
+        assert len(searched) == len(QUESTIONS)  # the deep candidates came from Milvus
+
+    for fail_after in (12, None):  # first a fill stopped part way, then finished
+        deep.fail_after, deep.embedded = fail_after, 0
+        build(faiss_dir)
+        deep.embedded = 0
+        build(milvus_dir, milvus_uri=uri)
+        done = load_index(milvus_dir).deep.done
+        assert 0 < done.sum() == load_index(faiss_dir).deep.done.sum() and (fail_after is None) == done.all()
+        same_rankings()
+    assert load_index(milvus_dir).deep.complete
+
+
+def test_an_index_in_milvus_without_its_deep_collection_gets_one_on_the_next_build(
+        tmp_path: Path, articles_copy: Path, use_embedder) -> None:
+    """An index put in Milvus before the deep layer went there: the next `dalil index`, with nothing changed,
+    syncs the deep collection instead of answering "up to date"."""
+    from index.build import build_index
+    from tests.test_build import CountingEmbedding
+
+    deep = CountingEmbedding(inner=use_embedder, model_name="deep-test", dim=use_embedder.dim)
+    index_dir, uri = tmp_path / "ix", str(tmp_path / "milvus.db")
+    build_index([articles_copy], index_dir, use_embedder, deep_embedder=deep, milvus_uri=uri)
+    manifest_path = index_dir / "current" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    del manifest["dense"]["deep_collection"]  # as an index from before wrote it
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert load_index(index_dir).deep_store is None
+
+    embedded = deep.embedded
+    build_index([articles_copy], index_dir, use_embedder, deep_embedder=deep, milvus_uri=uri)
+    again = load_index(index_dir)
+    assert deep.embedded == embedded  # nothing embedded again
+    assert again.deep_store is not None and len(again.deep_store._stored_ids()) == len(again.chunks)

@@ -2,7 +2,8 @@
 cluster at an http(s):// address, holding each passage as a llama-index node with its vector.
 
 Rows are found by passage id, so a new index generation only upserts its new passages and deletes the
-ones it dropped (a collection serves every generation of one index folder).
+ones it dropped (a collection serves every generation of one index folder). With a deep layer, a second
+collection holds the deep encoder's passage vectors, for the passages it has reached so far.
 """
 
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from index.deep import DeepLayer
 from index.errors import ConfigError, IndexDamaged
 from index.records import Chunk
 
@@ -44,16 +46,17 @@ class MilvusIndex:
         self._rows = {chunk_id: row for row, chunk_id in enumerate(ids)}
         self._ids = list(ids)
 
-    def sync(self, chunks: list[Chunk], vectors: np.ndarray) -> int:
-        """Make the collection hold exactly ``chunks``: insert the missing, delete the dropped. Returns
-        how many were inserted."""
-        current = {chunk.id for chunk in chunks}
+    def sync(self, chunks: list[Chunk], vectors: np.ndarray, keep: np.ndarray | None = None) -> int:
+        """Make the collection hold exactly ``chunks`` (those where ``keep`` holds, if given): insert the
+        missing, delete the dropped. Returns how many were inserted."""
+        rows = range(len(chunks)) if keep is None else np.flatnonzero(keep).tolist()
+        current = {chunks[row].id for row in rows}
         stored = set(self._stored_ids())
         stale = [chunk_id for chunk_id in stored if chunk_id not in current]
         if stale:
             self.store.client.delete(self.collection, ids=stale)
         nodes = []
-        for row in (row for row, chunk in enumerate(chunks) if chunk.id not in stored):
+        for row in (row for row in rows if chunks[row].id not in stored):
             node = chunks[row].to_node()
             node.embedding = vectors[row].tolist()
             nodes.append(node)
@@ -104,6 +107,18 @@ def publish(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, uri: str)
     index = MilvusIndex(uri, collection_name(index_dir), vectors.shape[1], [])
     index.sync(chunks, vectors)
     return index.describe()
+
+
+def publish_deep(dense: dict, chunks: list[Chunk], deep: DeepLayer) -> dict:
+    """Sync the deep collection beside the collection ``dense`` (a manifest's entry) to the deep layer's
+    done passages; the entry with the deep collection's name added.
+
+    Each step of the deep fill calls this before its generation is published. A reader of an older
+    generation may then find a passage it has no deep vector for yet: it scores it as not done.
+    """
+    collection = dense["collection"] + "_deep"
+    MilvusIndex(dense["uri"], collection, deep.dim, []).sync(chunks, deep.passages, deep.done)
+    return dict(dense, deep_collection=collection)
 
 
 def collection_name(index_dir: Path) -> str:
