@@ -1,5 +1,6 @@
 """The assistant: one ``answer(question)`` that every surface (CLI, web, API, evaluation) calls."""
 
+import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -33,7 +34,6 @@ class Assistant:
         self.deep_embedder = deep_embedder if index.deep is not None else None
         self.settings = settings or Settings()
         self.retriever = HybridRetriever(index, embedder, top_k=self.settings.top_k)
-        self._query_threads = ThreadPoolExecutor(cpu_count(), thread_name_prefix="dalil-deep-query")
         one_blas_thread()
 
     @classmethod
@@ -88,7 +88,7 @@ class Assistant:
         """
         if self.deep_embedder is None:
             return self.embedder.embed_query(text), None
-        deep = self._query_threads.submit(self.deep_embedder.embed_query, text)
+        deep = _query_threads().submit(self.deep_embedder.embed_query, text)
         return self.embedder.embed_query(text), deep.result()
 
     def similarity_model(self, chosen: list[Candidate]) -> str:
@@ -150,6 +150,13 @@ def load_deep_embedder(name: str | None) -> DalilEmbedding | None:
 def model_name_for(embedder_id_: str) -> str:
     """The --embed-model value that makes the embedder an index records (inverse of ``embedder_id``)."""
     return {"use-m3": "use", "e5-small-q4": "e5"}.get(embedder_id_, embedder_id_.removeprefix("st:"))
+
+
+@functools.cache
+def _query_threads() -> ThreadPoolExecutor:
+    """The threads that embed questions with the deep encoder: one pool per process, shared by every
+    Assistant (the web app makes a new one each time an upload changes the index)."""
+    return ThreadPoolExecutor(cpu_count(), thread_name_prefix="dalil-deep-query")
 
 
 def _ms_since(started: float) -> float:
