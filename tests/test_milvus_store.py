@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from assistant.cli import main
@@ -70,6 +71,7 @@ def test_milvus_holds_the_deep_layer_and_gives_the_faiss_ranking(tmp_path: Path,
                                                                  use_embedder, monkeypatch) -> None:
     """With a deep layer, its done passages go to a second collection, which questions search too: the same
     top 5 as FAISS over every passage, also while the fill is unfinished."""
+    from assistant import candidates
     from index import build as build_module
     from index.build import DeepFillInterrupted, build_index
     from tests.test_build import CountingEmbedding
@@ -102,6 +104,16 @@ def test_milvus_holds_the_deep_layer_and_gives_the_faiss_ranking(tmp_path: Path,
                       for index, index_dir in ((faiss_index, faiss_dir), (milvus_index, milvus_dir))]
             assert ranked[0] == ranked[1], question
         assert len(searched) == len(QUESTIONS)  # the deep candidates came from Milvus
+        # With few candidates a side (9 passages here, 100 a side by default), the deep side decides: the
+        # same ranking as the candidate fusion over this process's own deep scores.
+        with monkeypatch.context() as few:
+            few.setattr(candidates, "CANDIDATES", 2)
+            for question in QUESTIONS:
+                vector = use_embedder.embed_query(question)
+                ranked = [[hit.chunk.id for hit in candidates.candidate_search(
+                    Assistant(index, use_embedder, Settings(index_dir=index_dir), deep).retriever, question, 5,
+                    vector, vector)] for index, index_dir in ((faiss_index, faiss_dir), (milvus_index, milvus_dir))]
+                assert ranked[0] == ranked[1], question
 
     for fail_after in (12, None):  # first a fill stopped part way, then finished
         deep.fail_after, deep.embedded = fail_after, 0
@@ -119,6 +131,7 @@ def test_an_index_in_milvus_without_its_deep_collection_gets_one_on_the_next_bui
     """An index put in Milvus before the deep layer went there: the next `dalil index`, with nothing changed,
     syncs the deep collection instead of answering "up to date"."""
     from index.build import build_index
+    from index.dense.milvus import MilvusIndex
     from tests.test_build import CountingEmbedding
 
     deep = CountingEmbedding(inner=use_embedder, model_name="deep-test", dim=use_embedder.dim)
@@ -126,7 +139,8 @@ def test_an_index_in_milvus_without_its_deep_collection_gets_one_on_the_next_bui
     build_index([articles_copy], index_dir, use_embedder, deep_embedder=deep, milvus_uri=uri)
     manifest_path = index_dir / "current" / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    del manifest["dense"]["deep_collection"]  # as an index from before wrote it
+    collection = manifest["dense"].pop("deep_collection")  # as an index from before wrote it: no collection
+    MilvusIndex(uri, collection, use_embedder.dim, []).store.client.drop_collection(collection)
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     assert load_index(index_dir).deep_store is None
 
@@ -135,3 +149,30 @@ def test_an_index_in_milvus_without_its_deep_collection_gets_one_on_the_next_bui
     again = load_index(index_dir)
     assert deep.embedded == embedded  # nothing embedded again
     assert again.deep_store is not None and len(again.deep_store._stored_ids()) == len(again.chunks)
+
+
+def test_filling_the_deep_layer_again_keeps_its_collection_full(tmp_path: Path, articles_copy: Path,
+                                                                use_embedder, monkeypatch) -> None:
+    """A --rebuild starts the deep fill over; the collection the current generation reads keeps every
+    vector meanwhile (only passages the corpus lost leave it), and another deep model gets its own."""
+    from index import build as build_module
+    from index.build import DeepFillInterrupted, build_index
+    from tests.test_build import CountingEmbedding
+
+    monkeypatch.setattr(build_module, "DEEP_PUBLISH_SECONDS", 0.0)
+    monkeypatch.setattr(build_module, "DEEP_BATCH", 1)
+    deep = CountingEmbedding(inner=use_embedder, model_name="deep-test", dim=use_embedder.dim)
+    index_dir, uri = tmp_path / "ix", str(tmp_path / "milvus.db")
+    build_index([articles_copy], index_dir, use_embedder, deep_embedder=deep, milvus_uri=uri)
+    everything = sorted(c.id for c in load_index(index_dir).chunks)
+    deep.fail_after, deep.embedded = 12, 0
+    with pytest.raises(DeepFillInterrupted):
+        build_index([articles_copy], index_dir, use_embedder, deep_embedder=deep, milvus_uri=uri, rebuild=True)
+    partial = load_index(index_dir)
+    assert not partial.deep.complete and sorted(partial.deep_store._stored_ids()) == everything
+
+    other = CountingEmbedding(inner=use_embedder, model_name="deep-other", dim=use_embedder.dim)
+    build_index([articles_copy], index_dir, use_embedder, deep_embedder=other, milvus_uri=uri)
+    switched = load_index(index_dir)
+    assert switched.deep_store.collection != partial.deep_store.collection
+    assert sorted(partial.deep_store._stored_ids()) == everything  # the other model's collection is untouched

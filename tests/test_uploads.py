@@ -89,3 +89,15 @@ def test_a_killed_servers_leftovers_are_tidied(fixture_assistant, tmp_path: Path
     Library(fixture_assistant, fixture_assistant.settings.model_copy(update={"upload_dir": uploads}))
     assert sorted(p.name for p in uploads.iterdir()) == ["old.txt"]
     assert load_index(fixture_assistant.settings.index_dir)  # the index itself is not touched
+
+
+def test_an_upload_keeps_an_index_in_milvus(articles_copy: Path, use_embedder, tmp_path: Path) -> None:
+    """The web app re-indexes as the index was built: its passages stay in Milvus, the upload's join them."""
+    index_dir, uri = tmp_path / "index", str(tmp_path / "milvus.db")
+    build_index([articles_copy], index_dir, use_embedder, milvus_uri=uri)
+    client = make_client(index_dir, use_embedder)
+    assert upload(client, "lanterns.txt", FESTIVAL.encode()).json()["state"] == "done"
+    index = load_index(index_dir)
+    assert index.manifest["dense"]["uri"] == uri
+    assert sorted(index.dense_store._stored_ids()) == sorted(chunk.id for chunk in index.chunks)
+    assert any(chunk.source == "lanterns.txt" for chunk in index.chunks)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from assistant.generation import Event, Events, Generator
+from assistant.indexing import milvus_uri
 from assistant.qa import Assistant
 from assistant.records import Answer
 from assistant.settings import Settings
@@ -261,8 +262,10 @@ class Library:
             job.done, job.total = done, total
 
         current = self._assistant
+        # As the index was built: an index in Milvus stays there (uploads once dropped it back to FAISS alone).
         build_index(self._corpus_paths(), self.settings.index_dir, current.embedder, progress=progress,
-                    deep_embedder=current.deep_embedder, deep_progress=progress)
+                    deep_embedder=current.deep_embedder, deep_progress=progress,
+                    milvus_uri=milvus_uri(current.settings, current.index.manifest))
         # One assignment swaps the index: a question in flight finishes on the Assistant it started with.
         self._assistant = Assistant(load_index(self.settings.index_dir), current.embedder, current.settings,
                                     current.deep_embedder)

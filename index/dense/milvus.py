@@ -6,6 +6,7 @@ ones it dropped (a collection serves every generation of one index folder). With
 collection holds the deep encoder's passage vectors, for the passages it has reached so far.
 """
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,10 @@ class MilvusIndex:
         self._ids = list(ids)
 
     def sync(self, chunks: list[Chunk], vectors: np.ndarray, keep: np.ndarray | None = None) -> int:
-        """Make the collection hold exactly ``chunks`` (those where ``keep`` holds, if given): insert the
-        missing, delete the dropped. Returns how many were inserted."""
+        """Make the collection hold ``chunks``: insert the missing (only those where ``keep`` holds, if
+        given), delete those no longer among them. Returns how many were inserted."""
         rows = range(len(chunks)) if keep is None else np.flatnonzero(keep).tolist()
-        current = {chunks[row].id for row in rows}
+        current = {chunk.id for chunk in chunks}
         stored = set(self._stored_ids())
         stale = [chunk_id for chunk_id in stored if chunk_id not in current]
         if stale:
@@ -110,19 +111,21 @@ def publish(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, uri: str)
 
 
 def publish_deep(dense: dict, chunks: list[Chunk], deep: DeepLayer) -> dict:
-    """Sync the deep collection beside the collection ``dense`` (a manifest's entry) to the deep layer's
-    done passages; the entry with the deep collection's name added.
+    """Add the deep layer's done passages to its collection beside the collection ``dense`` (a manifest's
+    entry); the entry with the deep collection's name added.
 
-    Each step of the deep fill calls this before its generation is published. A reader of an older
-    generation may then find a passage it has no deep vector for yet: it scores it as not done.
+    Each step of the deep fill calls this before its generation is published. Passages not done are not
+    deleted (a layer filled again from the start, after --rebuild, would otherwise empty the collection the
+    current generation reads, for as long as its fill takes); only passages the corpus lost are. A reader
+    may find a passage it has no deep vector for yet: it scores it as not done. Each deep model has its own
+    collection, so changing models never touches the one the current generation reads.
     """
-    collection = dense["collection"] + "_deep"
+    model = hashlib.sha1(f"{deep.model_id}:{deep.dim}".encode()).hexdigest()[:8]
+    collection = f"{dense['collection']}_deep_{model}"
     MilvusIndex(dense["uri"], collection, deep.dim, []).sync(chunks, deep.passages, deep.done)
     return dict(dense, deep_collection=collection)
 
 
 def collection_name(index_dir: Path) -> str:
     """One collection per index folder, named from its absolute path (Milvus names: letters, digits, _)."""
-    import hashlib
-
     return "dalil_" + hashlib.sha1(str(index_dir.resolve()).encode()).hexdigest()[:16]
