@@ -117,15 +117,16 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
         unchanged = not (report.added or report.changed or report.removed)
         if previous is not None and unchanged and _deep_id(previous) == deep_id:
             index = previous  # already up to date: nothing to write, but the deep layer may be unfinished
-            if _deep_collection_missing(index.manifest, deep_id):
-                _publish(index_dir, index)  # built before the deep layer went to Milvus: sync it now
+            if _store_moved(index.manifest, milvus_uri) or _deep_collection_missing(index.manifest, deep_id):
+                # Into Milvus or out of it, or built before the deep layer went there: the same generation,
+                # with its store synced and named.
+                _name_dense_store(index_dir, index.manifest, index.chunks, index.vectors, milvus_uri)
+                _publish(index_dir, index)
+                report.written = True
         else:
             manifest = dict(settings, paths=[str(p.resolve()) for p in paths], created_at=_now(), files=files,
                             counts={"articles": report.articles, "passages": len(chunks)})
-            if milvus_uri:
-                from index.dense.milvus import publish
-
-                manifest["dense"] = publish(index_dir, chunks, vectors, milvus_uri)
+            _name_dense_store(index_dir, manifest, chunks, vectors, milvus_uri)
             new_tokens = [tokenise(c.text) for c in chunks.new]
             lexical = LexicalIndex.assemble(previous.lexical if previous else None, sources, new_tokens)
             todo = np.flatnonzero(~sentences.done).tolist()
@@ -253,8 +254,27 @@ def _up_to_date(manifest: dict, loaded: list[LoadedFile], deep_id: str | None, m
     return (len(loaded) == len(manifest["files"]) and all(item.unchanged for item in loaded)
             and sentences.get("done") == sentences.get("passages")
             and deep_done.get("id") == deep_id and deep_done.get("done") == deep_done.get("passages")
-            and (manifest.get("dense") or {}).get("uri") == milvus_uri
-            and not _deep_collection_missing(manifest, deep_id))
+            and not _store_moved(manifest, milvus_uri) and not _deep_collection_missing(manifest, deep_id))
+
+
+def _store_moved(manifest: dict, milvus_uri: str | None) -> bool:
+    """The index is asked to be in another Milvus than it is in, or in one when it is not, or the reverse."""
+    if milvus_uri is None:
+        return "dense" in manifest
+    from index.dense.milvus import resolved_uri
+
+    return (manifest.get("dense") or {}).get("uri") != resolved_uri(milvus_uri)
+
+
+def _name_dense_store(index_dir: Path, manifest: dict, chunks: Sequence[Chunk], vectors: np.ndarray,
+                      milvus_uri: str | None) -> None:
+    """Sync the Milvus collection with ``chunks`` and name it in ``manifest`` (nothing for FAISS alone)."""
+    if milvus_uri is None:
+        manifest.pop("dense", None)
+        return
+    from index.dense.milvus import publish
+
+    manifest["dense"] = publish(index_dir, chunks, vectors, milvus_uri)
 
 
 def _deep_collection_missing(manifest: dict, deep_id: str | None) -> bool:

@@ -176,3 +176,21 @@ def test_filling_the_deep_layer_again_keeps_its_collection_full(tmp_path: Path, 
     switched = load_index(index_dir)
     assert switched.deep_store.collection != partial.deep_store.collection
     assert sorted(partial.deep_store._stored_ids()) == everything  # the other model's collection is untouched
+
+
+def test_an_unchanged_index_moves_into_milvus_and_out(tmp_path: Path, articles_copy: Path) -> None:
+    """`--store milvus` on an index whose files did not change still puts it in Milvus (it once answered
+    "up to date" and left it in FAISS alone), and `--store faiss` takes it out; nothing is embedded."""
+    faiss_dir = index(tmp_path, articles_copy, "ix")
+    uri = str(tmp_path / "milvus.db")
+    moved = CliRunner().invoke(main, ["index", str(articles_copy), "--index-dir", str(faiss_dir),
+                                      "--store", "milvus", "--milvus-uri", uri])
+    assert moved.exit_code == 0 and "0 passages embedded" in moved.output, moved.output
+    in_milvus = load_index(faiss_dir)
+    assert in_milvus.manifest["dense"]["uri"] == uri
+    assert sorted(in_milvus.dense_store._stored_ids()) == sorted(c.id for c in in_milvus.chunks)
+    again = CliRunner().invoke(main, ["index", str(articles_copy), "--index-dir", str(faiss_dir)])
+    assert again.exit_code == 0 and "up to date" in again.output, again.output  # stays where it was put
+    back = CliRunner().invoke(main, ["index", str(articles_copy), "--index-dir", str(faiss_dir), "--store", "faiss"])
+    assert back.exit_code == 0, back.output
+    assert "dense" not in load_index(faiss_dir).manifest and load_index(faiss_dir).dense_store is None

@@ -100,14 +100,20 @@ def publish(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, uri: str)
     Done before the new generation is published: until it is, readers of the previous one skip passages
     they do not know, and miss the ones this build removed.
     """
-    if "://" not in uri:  # Milvus Lite: a local file, found again from any working directory
-        if not uri.endswith(".db"):
-            raise ConfigError(f"The Milvus Lite file '{uri}' must end in .db.",
-                              "Use --milvus-uri ./milvus.db, or http://host:19530 for a Milvus server.")
-        uri = str(Path(uri).resolve())
-    index = MilvusIndex(uri, collection_name(index_dir), vectors.shape[1], [])
+    index = MilvusIndex(resolved_uri(uri), collection_name(index_dir), vectors.shape[1], [])
     index.sync(chunks, vectors)
     return index.describe()
+
+
+def resolved_uri(uri: str) -> str:
+    """``uri`` as a manifest records it: a Milvus Lite file by its absolute path (found again from any
+    working directory), a server's address as given."""
+    if "://" in uri:
+        return uri
+    if not uri.endswith(".db"):
+        raise ConfigError(f"The Milvus Lite file '{uri}' must end in .db.",
+                          "Use --milvus-uri ./milvus.db, or http://host:19530 for a Milvus server.")
+    return str(Path(uri).resolve())
 
 
 def publish_deep(dense: dict, chunks: list[Chunk], deep: DeepLayer) -> dict:
