@@ -78,10 +78,10 @@ class MergedChunks(Sequence[Chunk]):
     def __iter__(self) -> Iterator[Chunk]:
         return (self[i] for i in range(len(self)))
 
-    def lines(self) -> Iterator[bytes]:
-        """Each passage as one JSON line (with its newline), in row order."""
+    def lines(self, start: int = 0) -> Iterator[bytes]:
+        """Each passage from row ``start`` on as one JSON line (with its newline), in row order."""
         stored = self._previous if isinstance(self._previous, ChunkList) else None
-        for i, source in enumerate(self._sources):
+        for i, source in enumerate(self._sources[start:].tolist(), start):
             if stored is not None and source >= 0:
                 yield stored.line(int(source)) + b"\n"
             else:

@@ -4,8 +4,9 @@ Layout of an index folder (``--index-dir``)::
 
     current -> gen-<time>-<pid>     symlink, swapped atomically when a new generation is complete
     gen-.../manifest.json           embedder, normaliser, chunking, files + hashes, file checksums
-    gen-.../chunks.jsonl            one passage (Chunk) per line, in vector order
-    gen-.../vectors.faiss           FAISS inner-product index over L2-normalised vectors
+    gen-.../chunks.jsonl            one passage (Chunk) per line, in vector order           (appendable)
+    gen-.../vectors.f32             their L2-normalised float32 vectors, row after row      (appendable)
+    gen-.../graph.faiss             above FLAT_MAX passages: a graph index over them, without the vectors
     gen-.../lexical/                BM25 over normalised, light-stemmed tokens
     gen-.../sentences-*.npy         where the fast encoder's sentence vectors are in the cache (sentence_layer.py)
     gen-.../deep-*.npy              the deep layer: a second encoder's passage and sentence vectors (deep.py)
@@ -15,6 +16,14 @@ Layout of an index folder (``--index-dir``)::
 
 A reader only ever opens what ``current`` points at, so a build that dies half-way leaves the
 previous index exactly as it was.
+
+The appendable files are the big ones (~270 MB at 20,000 articles). A generation that keeps every passage of
+the previous one in place and adds new ones after them (one uploaded article) shares them with it by hard
+link and appends its rows: writing them whole made adding one article O(index size), ~1 s of its 2.5-4 s.
+Each generation's manifest records how many bytes of them are its own, and a reader reads only those, so
+an older generation (loaded by a server, or still current while the new one is written) reads what it
+always did. A build killed while appending leaves bytes past the current generation's size; the next
+append cuts them first. Any other change writes the files anew.
 """
 
 import hashlib
@@ -22,10 +31,11 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import faiss
 import numpy as np
@@ -42,7 +52,8 @@ from index.sentence_layer import SentenceLayer
 
 # 2: BM25 as stored term counts, the deep layer; 3: its fast-encoder sentence vectors; 4: those in the fast
 # layer's sentence layer (filled with or without a deep layer), a graph index and moments above FLAT_MAX.
-FORMAT_VERSION = 4
+# 5: chunks.jsonl and vectors.f32 appendable, shared by hard link; the graph without its vectors.
+FORMAT_VERSION = 5
 CURRENT = "current"
 # Files up to this size are verified whole on every load. Past it only their size and first and last MiB
 # are: hashing a 20,000-article index whole (~350 MB) took ~1 s of each `dalil ask` and of each update,
@@ -51,6 +62,18 @@ CURRENT = "current"
 FULL_CHECK_BYTES = 32 << 20
 EDGE_BYTES = 1 << 20
 LOAD_ATTEMPTS = 3  # a reader races at most this many publishes before giving up
+APPENDABLE = ("chunks.jsonl", "vectors.f32")  # shared with the next generation when it only appends
+GRAPH = "graph.faiss"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The generation an index's first ``rows`` passages are already written in, and how many bytes of its
+    appendable files are theirs: a new generation that only appends links those files and adds to them."""
+
+    folder: Path
+    rows: int
+    sizes: dict[str, int]
 
 
 @dataclass
@@ -71,6 +94,8 @@ class PassageIndex:
     # Above FLAT_MAX passages: the vectors' moments (the mean and spread of a question's cosine over all
     # passages, for fusion without scoring them all; dense/approximate.py).
     moments: Moments | None = None
+    # Where the first rows already are on disk (set on load and on save; an update that only appends keeps it).
+    stored: Stored | None = None
 
     def __post_init__(self) -> None:
         if self.faiss_index is None:
@@ -131,10 +156,11 @@ def load_index(index_dir: Path) -> PassageIndex:
 def _load_generation(folder: Path, index_dir: Path) -> PassageIndex:
     manifest = _read_manifest(folder, index_dir)
     _verify_checksums(folder, manifest, index_dir)
+    sizes = {name: manifest["checksums"][name]["size"] for name in APPENDABLE}
     try:
-        chunks = ChunkList((folder / "chunks.jsonl").read_bytes())
+        chunks = ChunkList(_read_prefix(folder / "chunks.jsonl", sizes["chunks.jsonl"]))
         chunks.check()
-        flat = faiss.read_index(str(folder / "vectors.faiss"))
+        flat = _dense_index(folder, manifest["embedder"]["dim"], sizes["vectors.f32"])
         # A view of the index's own memory, not a copy: the PassageIndex keeps ``flat`` alive with it.
         vectors = hnsw.stored_vectors(flat)
         lexical = LexicalIndex.load(folder / "lexical")
@@ -150,7 +176,27 @@ def _load_generation(folder: Path, index_dir: Path) -> PassageIndex:
     return PassageIndex(chunks=chunks, vectors=vectors, lexical=lexical, manifest=manifest, faiss_index=flat,
                         deep=deep, dense_store=_dense_store(manifest, chunks, vectors.shape[1]), moments=moments,
                         sentences=sentences, deep_store=_dense_store(manifest, chunks, deep.dim if deep else 0,
-                                                                     "deep_collection"))
+                                                                     "deep_collection"),
+                        stored=Stored(folder, len(chunks), sizes))
+
+
+def _read_prefix(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of ``path``: the part of an appendable file that is this generation's."""
+    with open(path, "rb") as fh:
+        data = fh.read(size)
+    if len(data) != size:
+        raise ValueError(f"{path.name} has {len(data)} of its {size} bytes")
+    return data
+
+
+def _dense_index(folder: Path, dim: int, size: int) -> faiss.Index:
+    """The generation's vectors in a flat index, or in its graph (above FLAT_MAX passages)."""
+    rows = np.memmap(folder / "vectors.f32", dtype=np.float32, mode="r", shape=(size // (4 * dim), dim))
+    if (folder / GRAPH).is_file():
+        return hnsw.load(folder / GRAPH, rows)
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(np.ascontiguousarray(rows))
+    return flat
 
 
 def _sentence_vectors(index_dir: Path, manifest: dict) -> CachedVectors:
@@ -224,6 +270,7 @@ def save_index(index_dir: Path, index: PassageIndex) -> Path:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     remove_old_generations(index_dir)
+    index.stored = Stored(folder, len(index.chunks), {name: (folder / name).stat().st_size for name in APPENDABLE})
     return folder
 
 
@@ -241,14 +288,14 @@ def remove_old_generations(index_dir: Path) -> None:
 
 
 def _write_generation(folder: Path, index: PassageIndex) -> None:
-    with open(folder / "chunks.jsonl", "wb") as fh:
-        if isinstance(index.chunks, MergedChunks):  # an update: unchanged passages copied as stored
-            fh.writelines(index.chunks.lines())
-        elif isinstance(index.chunks, ChunkList):  # the same passages again (a deep-layer step): as stored
-            fh.write(index.chunks.raw)
-        else:
-            fh.writelines((json.dumps(c.to_dict(), ensure_ascii=False) + "\n").encode() for c in index.chunks)
-    faiss.write_index(index.faiss_index, str(folder / "vectors.faiss"))
+    stored = index.stored if index.stored is not None and index.stored.folder.is_dir() else None
+    start = stored.rows if stored is not None else 0
+    with _appended(folder / "chunks.jsonl", stored) as fh:
+        fh.writelines(_chunk_lines(index.chunks, start))
+    with _appended(folder / "vectors.f32", stored) as fh:
+        fh.write(np.ascontiguousarray(index.vectors[start:], dtype=np.float32).tobytes())
+    if index.approximate:
+        hnsw.save(index.faiss_index, folder / GRAPH)
     (folder / "lexical").mkdir()
     index.lexical.save(folder / "lexical")
     if index.deep is not None:
@@ -256,25 +303,55 @@ def _write_generation(folder: Path, index: PassageIndex) -> None:
     if index.sentences is not None:
         index.sentences.save(folder)
     approximate.save(folder, index.moments)
-    manifest = dict(index.manifest, format=FORMAT_VERSION,
-                    checksums={name: _checksum(folder / name) for name in _data_files(folder)})
+    checksums = {name: _checksum(folder / name) for name in _data_files(folder)}
+    for name in APPENDABLE:  # later generations may append to it: only this many bytes are this one's
+        checksums[name]["appendable"] = True
+    manifest = dict(index.manifest, format=FORMAT_VERSION, checksums=checksums)
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+@contextmanager
+def _appended(path: Path, stored: Stored | None) -> Iterator[BinaryIO]:
+    """``path`` open for writing this generation's rows after ``stored``'s: its file linked (and cut back to
+    its own size: a killed writer may have left a tail), or a new file when there is no previous one."""
+    if stored is None:
+        with open(path, "wb") as fh:
+            yield fh
+        return
+    os.link(stored.folder / path.name, path)
+    if path.stat().st_size > stored.sizes[path.name]:
+        os.truncate(path, stored.sizes[path.name])  # no generation reads past its own size
+    with open(path, "ab") as fh:
+        yield fh
+
+
+def _chunk_lines(chunks: Sequence[Chunk], start: int) -> Iterator[bytes]:
+    """Passages ``start``... as JSON lines: as stored where they were read from a generation."""
+    if isinstance(chunks, MergedChunks):  # an update: unchanged passages copied as stored
+        yield from chunks.lines(start)
+    elif isinstance(chunks, ChunkList):  # the same passages again (a deep-layer step): as stored
+        yield from (chunks.line(i) + b"\n" for i in range(start, len(chunks)))
+    else:
+        yield from ((json.dumps(c.to_dict(), ensure_ascii=False) + "\n").encode() for c in chunks[start:])
 
 
 def _data_files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
-def _checksum(path: Path, whole: bool = False) -> dict:
-    """Size and SHA-256 of the file; for a big file, of its first and last MiB only (see FULL_CHECK_BYTES),
-    unless ``whole`` (an index written before that rule recorded whole-file digests)."""
-    size = path.stat().st_size
+def _checksum(path: Path, whole: bool = False, size: int | None = None) -> dict:
+    """Size and SHA-256 of the file (of its first ``size`` bytes if given); for a big file, of its first and
+    last MiB only (see FULL_CHECK_BYTES), unless ``whole`` (an index written before that rule recorded
+    whole-file digests)."""
+    size = path.stat().st_size if size is None else size
     if size > FULL_CHECK_BYTES and not whole:
         return {"size": size, "edges_sha256": _edges_digest(path, size)}
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
+        left = size
+        for block in iter(lambda: fh.read(min(1 << 20, left)), b""):
             digest.update(block)
+            left -= len(block)
     return {"size": size, "sha256": digest.hexdigest()}
 
 
@@ -307,12 +384,22 @@ def _verify_checksums(folder: Path, manifest: dict, index_dir: Path) -> None:
     for name, expected in manifest["checksums"].items():
         path = folder / name
         try:
-            damaged = path.stat().st_size != expected["size"] or _checksum(path, "sha256" in expected) != expected
+            damaged = not _matches(path, expected)
         except OSError:  # missing, or removed while being read
             raise IndexDamaged(f"The index file {path} is missing.", _rebuild_hint(index_dir)) from None
         if damaged:
             raise IndexDamaged(f"The index file {path} is damaged (its content does not match the manifest).",
                                _rebuild_hint(index_dir))
+
+
+def _matches(path: Path, expected: dict) -> bool:
+    """Whether the file is as the manifest recorded it; an appendable one may have grown (later generations'
+    rows, or a killed writer's tail), its first ``size`` bytes must not have changed."""
+    size = path.stat().st_size
+    if size < expected["size"] or (size > expected["size"] and not expected.get("appendable")):
+        return False
+    found = _checksum(path, "sha256" in expected, expected["size"])
+    return all(found[key] == expected[key] for key in found)
 
 
 def _rebuild_hint(index_dir: Path) -> str:

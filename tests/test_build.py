@@ -138,7 +138,7 @@ def test_index_built_with_another_embedder_is_refused(tmp_path: Path, articles_c
 
 
 @pytest.mark.parametrize("how", damage.DAMAGES)
-@pytest.mark.parametrize("name", ["chunks.jsonl", "vectors.faiss", "manifest.json", "lexical/vocabulary.json"])
+@pytest.mark.parametrize("name", ["chunks.jsonl", "vectors.f32", "manifest.json", "lexical/vocabulary.json"])
 def test_damaged_file_is_named(tmp_path: Path, fixture_index: Path, name: str, how: str) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(fixture_index, index_dir, symlinks=True)
@@ -167,12 +167,12 @@ def test_big_files_are_checked_by_size_and_edges(tmp_path: Path, fixture_index: 
     index_dir = tmp_path / "index"
     build_index([Path(__file__).parent / "data" / "articles"], index_dir, use_embedder)
     manifest = json.loads((current_generation(index_dir) / "manifest.json").read_text(encoding="utf-8"))
-    assert "edges_sha256" in manifest["checksums"]["vectors.faiss"]
-    path = current_generation(index_dir) / "vectors.faiss"
+    assert "edges_sha256" in manifest["checksums"]["vectors.f32"]
+    path = current_generation(index_dir) / "vectors.f32"
     data = bytearray(path.read_bytes())
     data[-5] ^= 0xFF  # the last bytes: caught
     path.write_bytes(bytes(data))
-    with pytest.raises(IndexDamaged, match="vectors.faiss"):
+    with pytest.raises(IndexDamaged, match="vectors.f32"):
         load_index(index_dir)
 
 

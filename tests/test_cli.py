@@ -81,11 +81,11 @@ def test_bad_input_is_one_clear_line(fixture_index: Path, args: list[str], messa
 def test_damaged_index_is_named_and_ask_fails(tmp_path: Path, fixture_index: Path) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(fixture_index, index_dir, symlinks=True)
-    vectors = (index_dir / "current").resolve() / "vectors.faiss"
+    vectors = (index_dir / "current").resolve() / "vectors.f32"
     vectors.write_bytes(vectors.read_bytes()[:100])
     result = CliRunner().invoke(main, ["ask", "library", "--index-dir", str(index_dir)])
     assert result.exit_code == 1
-    assert "vectors.faiss" in result.output and "--rebuild" in result.output
+    assert "vectors.f32" in result.output and "--rebuild" in result.output
 
 
 def test_empty_folder_and_empty_file(tmp_path: Path) -> None:

@@ -39,6 +39,16 @@ def carried_over(vectors: np.ndarray, sources: np.ndarray, previous_raw: faiss.I
     return raw, moments
 
 
+def appended_in_place(raw: faiss.IndexHNSWFlat, moments: Moments,
+                      new_vectors: np.ndarray) -> tuple[faiss.IndexHNSWFlat, Moments]:
+    """The graph and moments once ``new_vectors`` are added after every row: ``raw`` itself grows (no copy
+    of its ~200 MB of vectors at 20,000 articles; only a build's own copy of the previous index may be
+    passed, and its vectors array is stale afterwards)."""
+    raw.add(np.ascontiguousarray(new_vectors, dtype=np.float32))
+    raw.hnsw.efSearch = hnsw.EF_SEARCH
+    return raw, moments.plus(new_vectors, new_vectors[:0])
+
+
 def save(folder: Path, moments: Moments | None) -> None:
     if moments is not None:
         moments.save(folder / MOMENTS_FILE)
