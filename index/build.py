@@ -1,5 +1,6 @@
 """Building and updating an index: embed only new or changed files, drop removed ones, write atomically."""
 
+import dataclasses
 import fcntl
 import os
 import shutil
@@ -18,7 +19,15 @@ from index.chunk_list import MergedChunks
 from index.deep import DeepLayer
 from index.dense import approximate, hnsw
 from index.dense.moments import Moments
-from index.embed_cache import CACHE_DIR, EmbeddingCache, cache_id, cached_rows, embed_with_cache
+from index.embed_cache import (
+    CACHE_DIR,
+    CachedVectors,
+    EmbeddingCache,
+    cache_id,
+    cached_rows,
+    embed_with_cache,
+    embedder_folder,
+)
 from index.embedding import DalilEmbedding
 from index.errors import ArticleError, DeepFillInterrupted, IndexError_, IndexMismatch, IndexMissing
 from index.lexical import TOKENISER_VERSION, LexicalIndex, tokenise
@@ -166,12 +175,20 @@ def _publish(index_dir: Path, index: PassageIndex) -> None:
             dense.pop("deep_collection", None)
     else:
         index.manifest["deep"] = {"id": index.deep.model_id, "dim": index.deep.dim,
-                                  "done": int(index.deep.done.sum()), "passages": len(index.chunks)}
+                                  "done": int(index.deep.done.sum()), "passages": len(index.chunks),
+                                  "cache": index.manifest["sentences"]["cache"]}
         if dense and dense.get("kind") == "milvus":
             from index.dense.milvus import publish_deep
 
-            index.manifest["dense"] = publish_deep(dense, index.chunks, index.deep)
+            index.manifest["dense"] = publish_deep(dense, index.chunks, _readable(index_dir, index.deep))
     save_index(index_dir, index)
+
+
+def _readable(index_dir: Path, layer: DeepLayer) -> DeepLayer:
+    """The deep layer with its vectors readable: a build's names rows of the cache, appended since it was
+    opened (vectors a reader opens see only the rows there were then)."""
+    folder = embedder_folder(index_dir / EMBED_CACHE, layer.model_id, layer.dim)
+    return dataclasses.replace(layer, cache=CachedVectors(folder, layer.dim))
 
 
 def _fill_sentences(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, report: BuildReport,
@@ -201,8 +218,7 @@ def _fill_deep(index_dir: Path, index: PassageIndex, embedder: DalilEmbedding, r
     cache = EmbeddingCache(index_dir / EMBED_CACHE, embedder)  # read once, not for every batch of 8 passages
 
     def fill(rows: list[int]) -> None:
-        deep.fill(index.deep, index.chunks,
-                  lambda texts: embed_with_cache(texts, embedder, index_dir / EMBED_CACHE, cache=cache)[0], rows)
+        deep.fill(index.deep, index.chunks, lambda texts: cached_rows(texts, embedder, cache), rows)
         report.deep_embedded += len(rows)
 
     _fill_in_steps(index_dir, index, np.flatnonzero(~index.deep.done).tolist(), fill, DEEP_BATCH, progress)

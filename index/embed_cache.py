@@ -155,6 +155,36 @@ class CachedVectors:
         return (rows >= 0) & (rows < self.count)
 
 
+class CachedRows:
+    """Vectors named by cache rows (-1: none), read like an array: indexing gathers them (zeros where a row is
+    missing or not available), ``@`` multiplies them all (gathered once, then kept)."""
+
+    def __init__(self, rows: np.ndarray, cache: CachedVectors | None, dim: int) -> None:
+        self.rows, self.cache, self.dim = rows, cache, dim
+        self._all: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.rows), self.dim)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index) -> np.ndarray:  # type: ignore[no-untyped-def]  # like an ndarray's
+        rows = np.asarray(self.rows[index])
+        flat = rows.reshape(-1)
+        out = np.zeros((len(flat), self.dim), np.float32)
+        found = self.cache.available(flat) if self.cache is not None else np.zeros(len(flat), bool)
+        if found.any():
+            out[found] = self.cache.get(flat[found])
+        return out.reshape(rows.shape + (self.dim,))
+
+    def __matmul__(self, vector: np.ndarray) -> np.ndarray:
+        if self._all is None:
+            self._all = self[:]
+        return self._all @ vector
+
+
 def embed_with_cache(texts: list[str], embedder: DalilEmbedding, cache_dir: Path, progress: Progress | None = None,
                      cache: EmbeddingCache | None = None) -> tuple[np.ndarray, int]:
     """Vectors of ``texts`` and how many were embedded: cached ones are looked up, the rest embedded (in

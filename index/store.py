@@ -164,7 +164,7 @@ def _load_generation(folder: Path, index_dir: Path) -> PassageIndex:
         # A view of the index's own memory, not a copy: the PassageIndex keeps ``flat`` alive with it.
         vectors = hnsw.stored_vectors(flat)
         lexical = LexicalIndex.load(folder / "lexical")
-        deep = DeepLayer.load(folder, manifest["deep"]["id"], len(chunks)) if manifest.get("deep") else None
+        deep = _deep_layer(folder, index_dir, manifest, len(chunks))
         moments = approximate.load(folder, len(vectors))
         sentences = SentenceLayer.load(folder, len(chunks), _sentence_vectors(index_dir, manifest))
     except Exception as err:  # any parse failure means a damaged index, whatever the library raised
@@ -202,11 +202,25 @@ def _dense_index(folder: Path, dim: int, size: int) -> faiss.Index:
 def _sentence_vectors(index_dir: Path, manifest: dict) -> CachedVectors:
     """The fast encoder's part of the index folder's embedding cache, where the sentence vectors are."""
     embedder = manifest["embedder"]
-    folder = embedder_folder(index_dir / CACHE_DIR, embedder["id"], embedder["dim"])
-    recorded = (manifest.get("sentences") or {}).get("cache")
+    return _cached_vectors(index_dir, embedder["id"], embedder["dim"], (manifest.get("sentences") or {}).get("cache"))
+
+
+def _deep_layer(folder: Path, index_dir: Path, manifest: dict, passages: int) -> DeepLayer | None:
+    """The deep layer, its vectors read from the deep encoder's part of the embedding cache."""
+    deep = manifest.get("deep")
+    if not deep:
+        return None
+    cache = _cached_vectors(index_dir, deep["id"], deep["dim"], deep.get("cache"))
+    return DeepLayer.load(folder, deep["id"], deep["dim"], passages, cache)
+
+
+def _cached_vectors(index_dir: Path, model_id: str, dim: int, recorded: str | None) -> CachedVectors:
+    """One encoder's rows of the index folder's embedding cache, if it is the cache ``recorded`` (the one a
+    generation's rows point into)."""
+    folder = embedder_folder(index_dir / CACHE_DIR, model_id, dim)
     if recorded is not None and recorded != read_cache_id(index_dir / CACHE_DIR):
         folder = folder / "gone"  # another cache than the one the rows point into: read none of its rows
-    return CachedVectors(folder, embedder["dim"])
+    return CachedVectors(folder, dim)
 
 
 def _dense_store(manifest: dict, chunks: Sequence[Chunk], dim: int, key: str = "collection") -> Any:

@@ -33,7 +33,8 @@ def test_deep_layer_is_filled_and_reused(tmp_path: Path, articles_copy: Path, us
     texts = {c.text for c in index.chunks} | {t for c in index.chunks for t in c.sentence_texts()}
     assert deep_counting.embedded == len(texts) < report.passages + sentence_count(index) + 1
     assert read_manifest(index_dir)["deep"] == {"id": "deep-test", "dim": use_embedder.dim,
-                                                "done": report.passages, "passages": report.passages}
+                                                "done": report.passages, "passages": report.passages,
+                                                "cache": read_manifest(index_dir)["sentences"]["cache"]}
     # Row i of the deep sentences is the i-th sentence in passage order, embedded by the deep encoder.
     first = index.chunks[0]
     expected = use_embedder.embed_passages(first.sentence_texts())
