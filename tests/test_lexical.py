@@ -72,3 +72,30 @@ def test_assembled_index_equals_one_built_whole(tmp_path) -> None:
     assert set(assembled.vocabulary) == set(whole.vocabulary)
     only_removed = [t for t in docs[1] if t not in set(docs[0] + docs[2] + docs[3] + docs[4])]
     assert only_removed and assembled.coverage(only_removed) == whole.coverage(only_removed) == 0.0
+
+
+def test_appended_passages_go_to_the_tail_with_the_scores_of_an_index_built_whole(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("index.lexical.TAIL_MIN", 2)
+    docs = [tokenise(d) for d in DOCS]
+    base = LexicalIndex.build(docs[:2])
+    (tmp_path / "a").mkdir()
+    base.save(tmp_path / "a")
+    one = LexicalIndex.assemble(LexicalIndex.load(tmp_path / "a"), np.array([0, 1, -1]), [docs[2]])
+    two = LexicalIndex.assemble(one, np.array([0, 1, 2, -1]), [docs[3]])
+    assert len(two.tail.lengths) == 2 and two.base is one.base  # appended: the base is not touched
+    (tmp_path / "b").mkdir()
+    two.save(tmp_path / "b")  # the base linked, not written again
+    assert (tmp_path / "b" / "frequencies.npz").stat().st_ino == (tmp_path / "a" / "frequencies.npz").stat().st_ino
+    merged = LexicalIndex.assemble(two, np.array([0, 1, 2, 3, -1]), [docs[4]])  # past TAIL_MIN: one segment
+    assert len(merged.tail.lengths) == 0 and merged.base_folder is None
+    for index in (LexicalIndex.load(tmp_path / "b"), merged):
+        whole = LexicalIndex.build(docs[:len(index.base.lengths) + len(index.tail.lengths)])
+        for question in ("الميناء", "حريق المكتبة", "القطار", "الميناء والمدينة الميناء"):
+            assert np.allclose(index.scores(tokenise(question)), whole.scores(tokenise(question)), atol=1e-6)
+        assert index.coverage(tokenise("القطار harbour")) == 0.5 and index.vocabulary == whole.vocabulary
+    # Removing a passage merges the tail too.
+    removed = LexicalIndex.assemble(two, np.array([0, 2, 3]), [])
+    assert len(removed.tail.lengths) == 0
+    assert np.allclose(removed.scores(tokenise("الميناء")),
+                       LexicalIndex.build([docs[0], docs[2], docs[3]]).scores(tokenise("الميناء")), atol=1e-6)
