@@ -302,7 +302,10 @@ def remove_old_generations(index_dir: Path) -> None:
 
 
 def _write_generation(folder: Path, index: PassageIndex) -> None:
-    stored = index.stored if index.stored is not None and index.stored.folder.is_dir() else None
+    stored = index.stored
+    if stored is not None and stored.folder != (folder.parent / CURRENT).resolve():
+        stored = None  # only the current generation's files are appended to: cutting back an older one's
+        # size would cut rows that later generations appended
     start = stored.rows if stored is not None else 0
     with _appended(folder / "chunks.jsonl", stored) as fh:
         fh.writelines(_chunk_lines(index.chunks, start))

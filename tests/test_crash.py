@@ -15,10 +15,11 @@ from index.store import CURRENT, current_generation, load_index
 
 @pytest.mark.slow
 def test_sigkilled_index_runs_leave_before_or_after(tmp_path: Path, use_embedder) -> None:
-    """The CI version of benchmarks/faults/crash.py: an update killed while starting and while writing."""
-    figures = crash.run(tmp_path, articles=20, kills=2, kinds=("update",), at=[(0.3, False), (0.0, True)],
+    """The CI version of benchmarks/faults/crash.py: an update and an append (which appends to the previous
+    generation's files) killed while starting and while writing."""
+    figures = crash.run(tmp_path, articles=20, kills=2, kinds=("update", "append"), at=[(0.3, False), (0.0, True)],
                         embedder=use_embedder, checks=3)
-    assert figures["kills"] == 2 and figures["landed"]["exited"] == 0
+    assert figures["kills"] == 4 and figures["landed"]["exited"] == 0
     assert figures["failures"] == 0, [t for t in figures["trials"] if not t["ok"]]
 
 

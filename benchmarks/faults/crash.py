@@ -1,7 +1,8 @@
 """Crash safety: SIGKILL `dalil index` at many moments of a build and of an incremental update.
 
 Run:  .venv/bin/python -m benchmarks.faults.crash [--kills 20] [--articles 200]
-For each kind of run (a first build, an incremental update: 10% changed, 10% removed, 10% added) it times
+For each kind of run (a first build, an incremental update: 10% changed, 10% removed, 10% added, and an
+append: 10% added after every other file, whose generation appends to the previous one's files) it times
 one uninterrupted run, then kills fresh runs: half at moments spread over the whole run, half at moments
 spread over the write phase (timed from the appearance of the new generation folder). After each kill the
 index must load and answer exactly as before the run or as after it, the lock must be free, and the next
@@ -36,7 +37,7 @@ POLL_SECONDS = 0.0005
 class Scenario:
     """One kind of interrupted run: the corpus it indexes, the index it starts from, the two allowed states."""
 
-    kind: str  # "build" or "update"
+    kind: str  # "build", "update" or "append"
     corpus: Path
     start: Path | None  # an index folder to copy as the starting state (None: no index yet)
     before: list[dict] | None  # answers before the run (None: there was no index)
@@ -164,19 +165,25 @@ def trial(scenario: Scenario, work: Path, delay: float, in_write: bool, embedder
 
 
 def scenarios(work: Path, articles: int, embedder, asked: list[str]) -> list[Scenario]:
-    """A first build of corpus A, and an update of A's index to corpus B, with both reference states."""
+    """A first build of corpus A, an update of A's index to corpus B, and an append to it (corpus C: A and a
+    tenth of new articles sorted after every other file, whose generation shares A's files and appends to
+    them, index/store.py), with the reference states."""
     tenth = max(1, articles // 10)
     corpus_a = write_corpus(work / "corpus-a", articles)
     # B drops A's first tenth, changes the next tenth, keeps the rest, and adds a tenth of new ones.
     corpus_b = write_corpus(work / "corpus-b", articles - tenth, changed=frozenset(range(tenth, 2 * tenth)),
                             start=tenth)
     write_corpus(corpus_b, tenth, start=articles)  # the added ones
-    index_a, index_b = work / "ref-a", work / "ref-b"
+    corpus_c = write_corpus(work / "corpus-c", articles)
+    write_corpus(corpus_c / "zz-added", tenth, start=articles)
+    index_a, index_b, index_c = work / "ref-a", work / "ref-b", work / "ref-c"
     build_index([corpus_a], index_a, embedder)
-    shutil.copytree(index_a, index_b, symlinks=True)
-    build_index([corpus_b], index_b, embedder)
-    ref_a, ref_b = answers(index_a, embedder, asked), answers(index_b, embedder, asked)
-    return [Scenario("build", corpus_a, None, None, ref_a), Scenario("update", corpus_b, index_a, ref_a, ref_b)]
+    for index_dir, corpus in ((index_b, corpus_b), (index_c, corpus_c)):
+        shutil.copytree(index_a, index_dir, symlinks=True)
+        build_index([corpus], index_dir, embedder)
+    ref_a, ref_b, ref_c = (answers(index_dir, embedder, asked) for index_dir in (index_a, index_b, index_c))
+    return [Scenario("build", corpus_a, None, None, ref_a), Scenario("update", corpus_b, index_a, ref_a, ref_b),
+            Scenario("append", corpus_c, index_a, ref_a, ref_c)]
 
 
 def probe_copy(scenario: Scenario, work: Path) -> Path:
@@ -198,7 +205,7 @@ def moments(timing: dict, kills: int) -> list[tuple[float, bool]]:
                for i in range(rest)])
 
 
-def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build", "update"),
+def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build", "update", "append"),
         at: list[tuple[float, bool]] | None = None, embedder=None, checks: int = 8) -> dict:
     """``kills`` trials of each kind of run (or one at each of the moments ``at``, with no timed run first);
     returns the figures and every trial's outcome. ``embedder`` must be the default one (default: loaded here);
@@ -224,12 +231,14 @@ def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build"
             "trials": results}
 
 
-def command(name: str, doc: str, run_trials: Callable[..., dict], kills: int, articles: int) -> None:
+def command(name: str, doc: str, run_trials: Callable[..., dict], kills: int, articles: int,
+            kinds: tuple[str, ...] = ("build", "update", "append")) -> None:
     """The command line of a kill benchmark: parse, run in a temporary folder, save, fail on any failure."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=kills, help="Kills per kind of run (build, update).")
+    parser.add_argument("--kills", type=int, default=kills, help="Kills per kind of run.")
     parser.add_argument("--articles", type=int, default=articles)
-    parser.add_argument("--kinds", default="build,update", help="Which runs to kill: build, update or both.")
+    parser.add_argument("--kinds", default=",".join(kinds),
+                        help=f"Which runs to kill, comma-separated: {', '.join(kinds)}.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix=f"dalil-{name}-") as tmp:
         figures = run_trials(Path(tmp), args.articles, args.kills, tuple(args.kinds.split(",")))

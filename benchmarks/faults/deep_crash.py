@@ -172,7 +172,7 @@ def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build"
 
 
 def main() -> None:
-    command("faults_deep_crash", __doc__, run, kills=10, articles=40)
+    command("faults_deep_crash", __doc__, run, kills=10, articles=40, kinds=("build", "update"))
 
 
 if __name__ == "__main__":
