@@ -206,14 +206,19 @@ def _appends(sources: np.ndarray, previous_rows: int) -> bool:
 
 
 def _appended(tail: Segment, new_tokens: list[list[str]]) -> Segment:
-    """The tail with the passages of ``new_tokens`` after its rows."""
-    from scipy import sparse
-
+    """The tail with the passages of ``new_tokens`` after its rows (numpy only: importing scipy took ~0.2 s
+    of adding one article)."""
     terms = dict(tail.terms)
-    new_rows = _count(new_tokens, terms)
-    old_rows = tail.matrix().tocsr()
-    old_rows.resize(old_rows.shape[0], len(terms))
-    return Segment.of(sparse.vstack([old_rows, new_rows], format="csr"), terms)
+    counts = [Counter(tokens or ["\u2400"]) for tokens in new_tokens]  # as _count: no passage left empty
+    new_rows = np.repeat(np.arange(len(tail.lengths), len(tail.lengths) + len(counts)), [len(c) for c in counts])
+    new_columns = np.array([terms.setdefault(term, len(terms)) for c in counts for term in c], dtype=np.int64)
+    rows = np.concatenate([tail.indices, new_rows]).astype(np.int32)
+    columns = np.concatenate([np.repeat(np.arange(len(tail.terms)), np.diff(tail.indptr)), new_columns])
+    data = np.concatenate([tail.data, np.array([n for c in counts for n in c.values()], dtype=np.float32)])
+    order = np.lexsort((rows, columns))  # by column, then row: the CSC layout
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(columns, minlength=len(terms)))]).astype(np.int64)
+    lengths = np.array([sum(c.values()) for c in counts], dtype=np.float32)
+    return Segment(terms, (indptr, rows[order], data[order]), np.concatenate([tail.lengths, lengths]))
 
 
 def _merged(previous: LexicalIndex | None, sources: np.ndarray, new_tokens: list[list[str]]) -> Segment:
