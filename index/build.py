@@ -53,6 +53,9 @@ PUBLISH_SHARE = 10  # ... and at most a tenth of a fill's time goes to publishin
 # The fast encoder's sentence vectors are embedded this many passages at a time: ~10,000 sentences, enough
 # for the worker processes (parallel_embed.PARALLEL_MIN) and for a minute or so of work on 2 cores.
 SENTENCE_BATCH = 4096
+# Room kept for new rows when the previous index's graph is loaded: an update adding up to this many passages
+# grows it without copying every vector (hnsw.load).
+SPARE_ROWS = 4096
 # Vectors by passage text, beside the generations: a changed or re-added file re-embeds only new text.
 EMBED_CACHE = CACHE_DIR
 T = TypeVar("T")  # what _read_for_update reads: a manifest or a whole index
@@ -309,7 +312,7 @@ def _report_unchanged(report: BuildReport, loaded: list[LoadedFile], known: dict
 
 
 def _previous_index(index_dir: Path, settings: dict) -> PassageIndex | None:
-    previous = _read_for_update(index_dir, load_index)
+    previous = _read_for_update(index_dir, lambda folder: load_index(folder, spare_rows=SPARE_ROWS))
     if previous is not None:
         check_compatible(previous.manifest, settings, index_dir)
     return previous

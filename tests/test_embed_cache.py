@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from index import parallel_embed
 from index.embed_cache import EmbeddingCache, embed_with_cache, text_key
@@ -29,7 +30,7 @@ def test_torn_tail_is_ignored(tmp_path: Path, use_embedder) -> None:
     with open(cache.folder / "vectors.f32", "ab") as fh:  # a build killed after writing a vector, before its key
         fh.write(b"\x00" * 100)
     reloaded = EmbeddingCache(tmp_path, use_embedder)
-    assert len(reloaded.rows) == 2 and text_key("two") in reloaded.rows
+    assert reloaded.count == 2 and reloaded.rows_of([text_key("two"), text_key("three")]).tolist() == [1, -1]
     # Text cached after the torn tail gets its own vector back, not the tail's bytes.
     vectors, embedded = embed_with_cache(["three", "four"], use_embedder, tmp_path)
     again, none = embed_with_cache(["four", "three", "one"], use_embedder, tmp_path)
@@ -45,6 +46,17 @@ def test_rows_are_known_as_soon_as_appended(tmp_path: Path, use_embedder) -> Non
     assert cache.rows_of([text_key("two"), text_key("one")]).tolist() == [1, 0]
     again, embedded = embed_with_cache(["two", "three"], use_embedder, tmp_path, cache=cache)
     assert embedded == 1 and np.array_equal(again[0], vectors[1])  # read back through the same cache
+
+
+@pytest.mark.parametrize("scan_max", [0, 1000])  # lookups through the dict of every key, or by scanning
+def test_a_lookup_finds_the_first_row_of_a_key_either_way(tmp_path: Path, use_embedder, scan_max: int,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("index.embed_cache.SCAN_MAX", scan_max)
+    embed_with_cache(["one", "two", "one"], use_embedder, tmp_path)  # equal texts in one batch: two rows
+    cache = EmbeddingCache(tmp_path, use_embedder)
+    assert cache.count == 3 and cache.rows_of([text_key("one"), text_key("two")]).tolist() == [0, 1]
+    embed_with_cache(["three", "three"], use_embedder, tmp_path, cache=cache)
+    assert cache.rows_of([text_key("three"), text_key("four")]).tolist() == [3, -1]
 
 
 def test_worker_processes_give_the_same_vectors(use_embedder, monkeypatch) -> None:
