@@ -368,7 +368,7 @@ def _checksum(path: Path, whole: bool = False, size: int | None = None) -> dict:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         left = size
-        for block in iter(lambda: fh.read(min(1 << 20, left)), b""):
+        while block := fh.read(min(1 << 20, left)):
             digest.update(block)
             left -= len(block)
     return {"size": size, "sha256": digest.hexdigest()}

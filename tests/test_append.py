@@ -79,7 +79,7 @@ def test_an_appended_article_shares_the_files_and_equals_a_fresh_build(
 
 
 def test_a_deep_layer_add_writes_rows_not_vectors(tmp_path: Path, articles_copy: Path, use_embedder,
-                                                  deep_counting) -> None:
+                                                  deep_counting) -> None:  # noqa: F811
     index_dir, new = tmp_path / "index", later_file(tmp_path)
     build_index([articles_copy], index_dir, use_embedder, deep_embedder=deep_counting)
     build_index([articles_copy, new], index_dir, use_embedder, deep_embedder=deep_counting)
