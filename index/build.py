@@ -234,9 +234,10 @@ def _fill_in_steps(index_dir: Path, index: PassageIndex, todo: list[int], fill: 
     """``fill`` the passages ``todo``, ``batch`` at a time, publishing a generation every so often and at
     the end; Ctrl-C keeps every step published so far.
 
-    Every ``DEEP_PUBLISH_SECONDS``, or ``PUBLISH_SHARE`` times the last publish's own duration if longer: a
-    publish rewrites the whole generation (~1.3 GB with a deep layer at 20,000 articles, 10-20 s under load),
-    which at once a minute took a third of the deep fill's time there.
+    Every ``DEEP_PUBLISH_SECONDS``, or ``PUBLISH_SHARE`` times the last publish's own duration if longer: in
+    index format 4 a publish rewrote ~1.3 GB with a deep layer at 20,000 articles (10-20 s under load), which
+    at once a minute took a third of the deep fill's time there. Format 5 links the big files and stores the
+    deep layer as cache rows, so a publish there writes ~40 MB (the graph's links, rows, moments, manifest).
     """
     last_publish, interval = time.monotonic(), DEEP_PUBLISH_SECONDS
     for start in range(0, len(todo), batch):
