@@ -12,14 +12,15 @@ new=${DALIL_ADD_ONE_DIR:-/tmp/dalil-add-one}
 import sys; sys.path.insert(0, '$here/benchmarks/scale')
 from pathlib import Path
 import corpus
-corpus.new_article(Path('$new'), $n)"
+for number in range(1, $n + 1):
+    corpus.new_article(Path('$new'), number)"
 files=()
 for i in $(seq 1 "$n"); do files+=("$new/new-$i.jsonl"); done
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date +%s.%N)
 out=$(cd "$code" && HF_HUB_OFFLINE=1 "$here/.venv/bin/python" -c \
       'import sys; sys.path.insert(0, "."); sys.argv[0] = "dalil"; from assistant.cli import main; sys.exit(main())' \
-      index "$corpus" "${files[@]}" --index-dir "$index_dir" --deep-model none 2>&1)
+      index "$corpus" "${files[@]}" --index-dir "$index_dir" --deep-model none 2>&1) || { echo "$out" >&2; exit 1; }
 end=$(date +%s.%N)
 printf '%s N=%s %.2f s load %s %s\n' "$(basename "$code")" "$n" "$(echo "$end - $start" | bc)" "$load" \
        "$(echo "$out" | grep -o '([0-9]* added[^)]*)' | tail -1)"
