@@ -282,7 +282,9 @@ def save_index(index_dir: Path, index: PassageIndex) -> Path:
         os.replace(tmp_link, index_dir / CURRENT)  # the one atomic step that publishes the new index
         _fsync_dir(index_dir)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        # Ctrl-C can land after the switch (even right after os.replace returns): the folder is then the index.
+        if (index_dir / CURRENT).resolve() != folder.resolve():
+            shutil.rmtree(folder, ignore_errors=True)
         raise
     remove_old_generations(index_dir)
     index.stored = Stored(folder, len(index.chunks), {name: (folder / name).stat().st_size for name in APPENDABLE})

@@ -78,3 +78,26 @@ def test_sigkilled_deep_fill_keeps_done_rows_and_resumes(tmp_path: Path) -> None
     figures = deep_crash.run(tmp_path, articles=12, kills=2, kinds=("update",))
     assert figures["kills"] == 2
     assert figures["failures"] == 0, [t for t in figures["trials"] if not t["ok"]]
+
+
+def test_ctrl_c_right_after_the_switch_keeps_the_new_generation(tmp_path: Path, articles_copy: Path, use_embedder,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyboardInterrupt raised once `current` points at the new generation must not delete it (it did: the
+    next build found no index and built everything again, dropping the deep layer's done rows)."""
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, use_embedder)
+    (articles_copy / "extra.txt").write_text("A new bridge opened in the north of the city on Monday.\n",
+                                             encoding="utf-8")
+    fsync_dir = store._fsync_dir
+
+    def interrupted(folder: Path) -> None:
+        fsync_dir(folder)
+        if folder == index_dir:  # the index folder is synced right after the switch
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "_fsync_dir", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_index([articles_copy], index_dir, use_embedder)
+    monkeypatch.undo()
+    assert any(c.source == "extra.txt" for c in load_index(index_dir).chunks)
+    assert not build_index([articles_copy], index_dir, use_embedder).written  # up to date, not rebuilt
