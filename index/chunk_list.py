@@ -17,13 +17,14 @@ class ChunkList(Sequence[Chunk]):
 
     def __init__(self, data: bytes) -> None:
         self._data = data
-        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
-        self._starts = np.concatenate([[0], ends[:-1] + 1]) if len(ends) else np.zeros(0, dtype=np.int64)
-        self._ends = ends
+        self._count = data.count(b"\n")
+        # Where each line starts and ends, found on first use: scanning ~94 MB at 20,000 articles took 0.1-0.25 s,
+        # and an update that only appends passages reads none of the stored ones.
+        self._bounds: tuple[np.ndarray, np.ndarray] | None = None
         self._parsed: dict[int, Chunk] = {}
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return self._count
 
     def __getitem__(self, i):  # type: ignore[override]  # int -> Chunk, slice -> list
         if isinstance(i, slice):
@@ -35,8 +36,7 @@ class ChunkList(Sequence[Chunk]):
         if chunk is None:
             if not 0 <= i < len(self):
                 raise IndexError(i)
-            line = self._data[self._starts[i]:self._ends[i]]
-            chunk = self._parsed[i] = Chunk.from_dict(json.loads(line))
+            chunk = self._parsed[i] = Chunk.from_dict(json.loads(self.line(i)))
         return chunk
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -54,7 +54,16 @@ class ChunkList(Sequence[Chunk]):
 
     def line(self, i: int) -> bytes:
         """Passage ``i`` as stored (one JSON line, without its newline)."""
-        return self._data[self._starts[i]:self._ends[i]]
+        if i == 0:  # the first and last, which ``check`` reads, without the scan
+            return self._data[:self._data.index(b"\n")]
+        if i == len(self) - 1:
+            end = self._data.rindex(b"\n")
+            return self._data[self._data.rfind(b"\n", 0, end) + 1:end]
+        if self._bounds is None:
+            ends = np.flatnonzero(np.frombuffer(self._data, dtype=np.uint8) == ord("\n"))
+            self._bounds = (np.concatenate([[0], ends[:-1] + 1]), ends)
+        starts, ends = self._bounds
+        return self._data[starts[i]:ends[i]]
 
 
 class MergedChunks(Sequence[Chunk]):
