@@ -169,17 +169,17 @@ def _deep_id(index: PassageIndex) -> str | None:
 def _publish(index_dir: Path, index: PassageIndex) -> None:
     """Write ``index`` as the current generation, its manifest saying how much of the sentence vectors and
     of the deep layer is done."""
+    cache = cache_id(index_dir / EMBED_CACHE)
+    # A new dict: the loaded one may be store's copy of the manifest file, which other readers share.
+    index.manifest = {key: value for key, value in index.manifest.items() if key != "deep"}
     index.manifest["sentences"] = {"done": int(index.sentences.done.sum()), "passages": len(index.chunks),
-                                   "cache": cache_id(index_dir / EMBED_CACHE)}
+                                   "cache": cache}
     dense = index.manifest.get("dense")
-    if index.deep is None:
-        index.manifest.pop("deep", None)
-        if dense:
-            dense.pop("deep_collection", None)
-    else:
+    if dense and index.deep is None:
+        index.manifest["dense"] = {key: value for key, value in dense.items() if key != "deep_collection"}
+    if index.deep is not None:
         index.manifest["deep"] = {"id": index.deep.model_id, "dim": index.deep.dim,
-                                  "done": int(index.deep.done.sum()), "passages": len(index.chunks),
-                                  "cache": index.manifest["sentences"]["cache"]}
+                                  "done": int(index.deep.done.sum()), "passages": len(index.chunks), "cache": cache}
         if dense and dense.get("kind") == "milvus":
             from index.dense.milvus import publish_deep
 

@@ -62,6 +62,9 @@ CURRENT = "current"
 FULL_CHECK_BYTES = 32 << 20
 EDGE_BYTES = 1 << 20
 LOAD_ATTEMPTS = 3  # a reader races at most this many publishes before giving up
+# The last manifest parsed, by its file's identity: an update reads the current one three times (what to
+# index, whether it is up to date, the index itself), and parsing it took ~0.04 s each at 20,000 articles.
+_last_manifest: tuple[tuple, dict] | None = None
 APPENDABLE = ("chunks.jsonl", "vectors.f32")  # shared with the next generation when it only appends
 GRAPH = "graph.faiss"
 
@@ -386,10 +389,20 @@ def _edges_digest(path: Path, size: int) -> str:
 
 
 def _read_manifest(folder: Path, index_dir: Path, any_format: bool = False) -> dict:
+    """The generation's manifest (shared with every other reader of the same file in this process: treat it
+    as read-only)."""
+    global _last_manifest
+    path = folder / "manifest.json"
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        stat = path.stat()
+        key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if _last_manifest is not None and _last_manifest[0] == key:
+            manifest = _last_manifest[1]
+        else:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(manifest, dict) or "checksums" not in manifest:
             raise ValueError("not a Dalil manifest")
+        _last_manifest = (key, manifest)
     except (OSError, ValueError) as err:
         raise IndexDamaged(f"The index file {folder / 'manifest.json'} is missing or damaged ({err}).",
                            _rebuild_hint(index_dir)) from err
