@@ -28,6 +28,7 @@ append cuts them first. Any other change writes the files anew.
 
 import hashlib
 import json
+import mmap
 import os
 import shutil
 import time
@@ -143,9 +144,10 @@ def current_generation(index_dir: Path) -> Path:
     return link.resolve()
 
 
-def load_index(index_dir: Path, spare_rows: int = 0) -> PassageIndex:
+def load_index(index_dir: Path, spare_rows: int | None = None) -> PassageIndex:
     """Load and verify the current index; a damaged file raises ``IndexDamaged`` naming it. ``spare_rows``:
-    room for rows a build will add to the graph (hnsw.load)."""
+    loaded by a build to update it, with room for that many rows to be added to the graph (hnsw.load), and
+    the passages memory-mapped, not read (an append reads none of them)."""
     for _ in range(LOAD_ATTEMPTS - 1):
         folder = current_generation(index_dir)
         try:
@@ -157,14 +159,14 @@ def load_index(index_dir: Path, spare_rows: int = 0) -> PassageIndex:
     return _load_generation(current_generation(index_dir), index_dir, spare_rows)
 
 
-def _load_generation(folder: Path, index_dir: Path, spare_rows: int = 0) -> PassageIndex:
+def _load_generation(folder: Path, index_dir: Path, spare_rows: int | None = None) -> PassageIndex:
     manifest = _read_manifest(folder, index_dir)
     _verify_checksums(folder, manifest, index_dir)
     sizes = {name: manifest["checksums"][name]["size"] for name in APPENDABLE}
     try:
-        chunks = ChunkList(_read_prefix(folder / "chunks.jsonl", sizes["chunks.jsonl"]))
+        chunks = _chunk_list(folder / "chunks.jsonl", sizes["chunks.jsonl"], manifest, spare_rows is not None)
         chunks.check()
-        flat = _dense_index(folder, manifest["embedder"]["dim"], sizes["vectors.f32"], spare_rows)
+        flat = _dense_index(folder, manifest["embedder"]["dim"], sizes["vectors.f32"], spare_rows or 0)
         # A view of the index's own memory, not a copy: the PassageIndex keeps ``flat`` alive with it.
         vectors = hnsw.stored_vectors(flat)
         lexical = LexicalIndex.load(folder / "lexical")
@@ -182,6 +184,18 @@ def _load_generation(folder: Path, index_dir: Path, spare_rows: int = 0) -> Pass
                         sentences=sentences, deep_store=_dense_store(manifest, chunks, deep.dim if deep else 0,
                                                                      "deep_collection"),
                         stored=Stored(folder, len(chunks), sizes))
+
+
+def _chunk_list(path: Path, size: int, manifest: dict, mapped: bool) -> ChunkList:
+    """The generation's passages: read into memory (damage to the file then cannot reach an answer), or, for
+    a build, memory-mapped (reading ~94 MB took ~0.1 s of adding one article at 20,000 articles)."""
+    if not mapped:
+        return ChunkList(_read_prefix(path, size))
+    with open(path, "rb") as fh:
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    if len(data) < size:
+        raise ValueError(f"{path.name} has {len(data)} of its {size} bytes")
+    return ChunkList(data, size, manifest["counts"]["passages"])
 
 
 def _read_prefix(path: Path, size: int) -> bytes:
