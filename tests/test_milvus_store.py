@@ -194,3 +194,18 @@ def test_an_unchanged_index_moves_into_milvus_and_out(tmp_path: Path, articles_c
     back = CliRunner().invoke(main, ["index", str(articles_copy), "--index-dir", str(faiss_dir), "--store", "faiss"])
     assert back.exit_code == 0, back.output
     assert "dense" not in load_index(faiss_dir).manifest and load_index(faiss_dir).dense_store is None
+
+
+def test_the_deep_collection_holds_the_deep_vectors(tmp_path: Path, articles_copy: Path, use_embedder) -> None:
+    """The deep layer names rows of the embedding cache: what goes to Milvus must be their vectors (a build's
+    layer is read from the cache as it is when published), so a passage's own vector finds it first."""
+    from index.build import build_index
+    from tests.test_build import CountingEmbedding
+
+    deep = CountingEmbedding(inner=use_embedder, model_name="deep-test", dim=use_embedder.dim)
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, use_embedder, deep_embedder=deep, milvus_uri=str(tmp_path / "milvus.db"))
+    index = load_index(index_dir)
+    for row in (0, len(index.chunks) - 1):
+        rows, scores = index.deep_store.search(index.deep.passages[row], 1)
+        assert rows.tolist() == [row] and scores[0] > 0.99
