@@ -17,31 +17,25 @@ Layout of an index folder (``--index-dir``)::
 A reader only ever opens what ``current`` points at, so a build that dies half-way leaves the
 previous index exactly as it was.
 
-The appendable files are the big ones (~270 MB at 20,000 articles). A generation that keeps every passage of
-the previous one in place and adds new ones after them (one uploaded article) shares them with it by hard
-link and appends its rows: writing them whole made adding one article O(index size), ~1 s of its 2.5-4 s.
-Each generation's manifest records how many bytes of them are its own, and a reader reads only those, so
-an older generation (loaded by a server, or still current while the new one is written) reads what it
-always did. A build killed while appending leaves bytes past the current generation's size; the next
-append cuts them first. Any other change writes the files anew.
+The appendable files are shared with the next generation when it only adds passages after every existing
+one (index/appendable.py); any other change writes them anew.
 """
 
 import hashlib
 import json
-import mmap
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import faiss
 import numpy as np
 
-from index.chunk_list import ChunkList, MergedChunks
+from index import appendable
+from index.appendable import APPENDABLE, Stored
 from index.deep import DeepLayer
 from index.dense import approximate, hnsw, top
 from index.dense.moments import Moments
@@ -66,18 +60,7 @@ LOAD_ATTEMPTS = 3  # a reader races at most this many publishes before giving up
 # The last manifest parsed, by its file's identity: an update reads the current one three times (what to
 # index, whether it is up to date, the index itself), and parsing it took ~0.04 s each at 20,000 articles.
 _last_manifest: tuple[tuple, dict] | None = None
-APPENDABLE = ("chunks.jsonl", "vectors.f32")  # shared with the next generation when it only appends
 GRAPH = "graph.faiss"
-
-
-@dataclass(frozen=True)
-class Stored:
-    """The generation an index's first ``rows`` passages are already written in, and how many bytes of its
-    appendable files are theirs: a new generation that only appends links those files and adds to them."""
-
-    folder: Path
-    rows: int
-    sizes: dict[str, int]
 
 
 @dataclass
@@ -164,7 +147,7 @@ def _load_generation(folder: Path, index_dir: Path, spare_rows: int | None = Non
     _verify_checksums(folder, manifest, index_dir)
     sizes = {name: manifest["checksums"][name]["size"] for name in APPENDABLE}
     try:
-        chunks = _chunk_list(folder / "chunks.jsonl", sizes["chunks.jsonl"], manifest, spare_rows is not None)
+        chunks = appendable.passages(folder / "chunks.jsonl", sizes["chunks.jsonl"], manifest, spare_rows is not None)
         chunks.check()
         flat = _dense_index(folder, manifest["embedder"]["dim"], sizes["vectors.f32"], spare_rows or 0)
         # A view of the index's own memory, not a copy: the PassageIndex keeps ``flat`` alive with it.
@@ -184,27 +167,6 @@ def _load_generation(folder: Path, index_dir: Path, spare_rows: int | None = Non
                         sentences=sentences, deep_store=_dense_store(manifest, chunks, deep.dim if deep else 0,
                                                                      "deep_collection"),
                         stored=Stored(folder, len(chunks), sizes))
-
-
-def _chunk_list(path: Path, size: int, manifest: dict, mapped: bool) -> ChunkList:
-    """The generation's passages: read into memory (damage to the file then cannot reach an answer), or, for
-    a build, memory-mapped (reading ~94 MB took ~0.1 s of adding one article at 20,000 articles)."""
-    if not mapped:
-        return ChunkList(_read_prefix(path, size))
-    with open(path, "rb") as fh:
-        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    if len(data) < size:
-        raise ValueError(f"{path.name} has {len(data)} of its {size} bytes")
-    return ChunkList(data, size, manifest["counts"]["passages"])
-
-
-def _read_prefix(path: Path, size: int) -> bytes:
-    """The first ``size`` bytes of ``path``: the part of an appendable file that is this generation's."""
-    with open(path, "rb") as fh:
-        data = fh.read(size)
-    if len(data) != size:
-        raise ValueError(f"{path.name} has {len(data)} of its {size} bytes")
-    return data
 
 
 def _dense_index(folder: Path, dim: int, size: int, spare_rows: int) -> faiss.Index:
@@ -327,9 +289,9 @@ def _write_generation(folder: Path, index: PassageIndex) -> None:
         stored = None  # only the current generation's files are appended to: cutting back an older one's
         # size would cut rows that later generations appended
     start = stored.rows if stored is not None else 0
-    with _appended(folder / "chunks.jsonl", stored) as fh:
-        fh.writelines(_chunk_lines(index.chunks, start))
-    with _appended(folder / "vectors.f32", stored) as fh:
+    with appendable.appended(folder / "chunks.jsonl", stored) as fh:
+        fh.writelines(appendable.chunk_lines(index.chunks, start))
+    with appendable.appended(folder / "vectors.f32", stored) as fh:
         fh.write(np.ascontiguousarray(index.vectors[start:], dtype=np.float32).tobytes())
     if index.approximate:
         hnsw.save(index.faiss_index, folder / GRAPH)
@@ -346,31 +308,6 @@ def _write_generation(folder: Path, index: PassageIndex) -> None:
     manifest = dict(index.manifest, format=FORMAT_VERSION, checksums=checksums)
     # Not indented: json.dumps then runs in C (indented, 3.8 MB at 20,000 articles took ~0.3 s of each add).
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
-
-
-@contextmanager
-def _appended(path: Path, stored: Stored | None) -> Iterator[BinaryIO]:
-    """``path`` open for writing this generation's rows after ``stored``'s: its file linked (and cut back to
-    its own size: a killed writer may have left a tail), or a new file when there is no previous one."""
-    if stored is None:
-        with open(path, "wb") as fh:
-            yield fh
-        return
-    os.link(stored.folder / path.name, path)
-    if path.stat().st_size > stored.sizes[path.name]:
-        os.truncate(path, stored.sizes[path.name])  # no generation reads past its own size
-    with open(path, "ab") as fh:
-        yield fh
-
-
-def _chunk_lines(chunks: Sequence[Chunk], start: int) -> Iterator[bytes]:
-    """Passages ``start``... as JSON lines: as stored where they were read from a generation."""
-    if isinstance(chunks, MergedChunks):  # an update: unchanged passages copied as stored
-        yield from chunks.lines(start)
-    elif isinstance(chunks, ChunkList):  # the same passages again (a deep-layer step): as stored
-        yield from (chunks.line(i) + b"\n" for i in range(start, len(chunks)))
-    else:
-        yield from ((json.dumps(c.to_dict(), ensure_ascii=False) + "\n").encode() for c in chunks[start:])
 
 
 def _data_files(folder: Path) -> list[str]:
