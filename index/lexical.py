@@ -124,6 +124,27 @@ class Segment:
         return cls({word: i for i, word in enumerate(words)}, tf, lengths)
 
 
+class StoredSegment(Segment):
+    """A saved segment whose term counts are read on first use: a build that only appends passages needs the
+    base's passage lengths and its files to link, not its counts (35 MB at 20,000 articles) nor its terms."""
+
+    def __init__(self, folder: Path, names: tuple[str, str]) -> None:  # the counts are _segment's, when read
+        with np.load(folder / names[0]) as arrays:  # an .npz reads only the members asked for
+            self.lengths = arrays["lengths"]
+        self._folder, self._names = folder, names
+        self._segment: Segment | None = None
+
+    def _loaded(self) -> Segment:
+        if self._segment is None:
+            self._segment = Segment.load(self._folder, self._names)
+        return self._segment
+
+    terms = property(lambda self: self._loaded().terms)  # type: ignore[assignment]
+    indptr = property(lambda self: self._loaded().indptr)  # type: ignore[assignment]
+    indices = property(lambda self: self._loaded().indices)  # type: ignore[assignment]
+    data = property(lambda self: self._loaded().data)  # type: ignore[assignment]
+
+
 class LexicalIndex:
     """BM25 over the stemmed tokens of each passage, kept in passage order.
 
@@ -196,8 +217,10 @@ class LexicalIndex:
         self.base_folder = folder  # the next generation (a fill's next step) links from this one
 
     @classmethod
-    def load(cls, folder: Path) -> "LexicalIndex":
-        return cls(Segment.load(folder, BASE_FILES), Segment.load(folder, TAIL_FILES), folder)
+    def load(cls, folder: Path, lazy: bool = False) -> "LexicalIndex":
+        """The index saved in ``folder``; ``lazy``: its base read only when used (a build that appends)."""
+        base = StoredSegment(folder, BASE_FILES) if lazy else Segment.load(folder, BASE_FILES)
+        return cls(base, Segment.load(folder, TAIL_FILES), folder)
 
 
 def _appends(sources: np.ndarray, previous_rows: int) -> bool:

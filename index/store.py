@@ -152,7 +152,7 @@ def _load_generation(folder: Path, index_dir: Path, spare_rows: int | None = Non
         flat = _dense_index(folder, manifest["embedder"]["dim"], sizes["vectors.f32"], spare_rows or 0)
         # A view of the index's own memory, not a copy: the PassageIndex keeps ``flat`` alive with it.
         vectors = hnsw.stored_vectors(flat)
-        lexical = LexicalIndex.load(folder / "lexical")
+        lexical = LexicalIndex.load(folder / "lexical", lazy=spare_rows is not None)
         deep = _deep_layer(folder, index_dir, manifest, len(chunks))
         moments = approximate.load(folder, len(vectors))
         sentences = SentenceLayer.load(folder, len(chunks), _sentence_vectors(index_dir, manifest))
