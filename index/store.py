@@ -340,8 +340,8 @@ def _edges_digest(path: Path, size: int) -> str:
 
 
 def _read_manifest(folder: Path, index_dir: Path, any_format: bool = False) -> dict:
-    """The generation's manifest (shared with every other reader of the same file in this process: treat it
-    as read-only)."""
+    """The generation's manifest: a new dict each time, whose values are shared with every other reader of
+    the same file in this process (replace them, do not change them in place)."""
     global _last_manifest
     path = folder / "manifest.json"
     try:
@@ -354,6 +354,7 @@ def _read_manifest(folder: Path, index_dir: Path, any_format: bool = False) -> d
         if not isinstance(manifest, dict) or "checksums" not in manifest:
             raise ValueError("not a Dalil manifest")
         _last_manifest = (key, manifest)
+        manifest = dict(manifest)  # a caller may set or drop keys (a build naming its dense store)
     except (OSError, ValueError) as err:
         raise IndexDamaged(f"The index file {folder / 'manifest.json'} is missing or damaged ({err}).",
                            _rebuild_hint(index_dir)) from err
