@@ -37,6 +37,7 @@ from index.records import Chunk
 from index.sentence_layer import SentenceLayer
 from index.store import (
     FORMAT_VERSION,
+    GRAPH,
     PassageIndex,
     check_compatible,
     load_index,
@@ -142,7 +143,8 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
             manifest = dict(settings, paths=[str(p.resolve()) for p in paths], created_at=_now(), files=files,
                             counts={"articles": report.articles, "passages": len(chunks)})
             appends = _appends(previous, sources)
-            vectors, graph, moments = _dense(previous, sources, new_vectors, appends)
+            vectors, graph, moments = _dense(previous, sources, new_vectors, appends,
+                                             graph=not _graph_from_nothing(previous, sources, appends))
             _name_dense_store(index_dir, manifest, chunks, vectors, milvus_uri)
             new_tokens = [tokenise(c.text) for c in chunks.new]
             lexical = LexicalIndex.assemble(previous.lexical if previous else None, sources, new_tokens)
@@ -153,6 +155,9 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
                                  deep=deep_layer, faiss_index=graph, moments=moments, sentences=sentences,
                                  stored=previous.stored if appends else None)
             _publish(index_dir, index)
+            report.written = True
+        if len(index.chunks) > approximate.flat_max() and not index.approximate:  # published exact: now the graph
+            _publish_graph(index_dir, index)
             report.written = True
         if not index.sentences.complete:
             _fill_sentences(index_dir, index, embedder, report, sentence_progress, cache)
@@ -276,7 +281,31 @@ def _up_to_date(manifest: dict, loaded: list[LoadedFile], deep_id: str | None, m
     return (len(loaded) == len(manifest["files"]) and all(item.unchanged for item in loaded)
             and sentences.get("done") == sentences.get("passages")
             and deep_done.get("id") == deep_id and deep_done.get("done") == deep_done.get("passages")
-            and not _store_moved(manifest, milvus_uri) and not _deep_collection_missing(manifest, deep_id))
+            and not _store_moved(manifest, milvus_uri) and not _deep_collection_missing(manifest, deep_id)
+            and not _graph_missing(manifest))
+
+
+def _graph_from_nothing(previous: PassageIndex | None, sources: np.ndarray, appends: bool) -> bool:
+    """This generation needs a graph that cannot grow from the previous one's (a first build above
+    FLAT_MAX passages, or a change other than an append). It then answers with exact search first: building
+    the graph took 10-90 s at 20,000 articles, after ~4 minutes of embedding."""
+    return len(sources) > approximate.flat_max() and not (appends and previous.approximate)
+
+
+def _graph_missing(manifest: dict) -> bool:
+    """Published with exact search above FLAT_MAX passages (the manifest of a saved generation): the build
+    that was to add the graph stopped before it did."""
+    return (manifest.get("counts", {}).get("passages", 0) > approximate.flat_max()
+            and GRAPH not in manifest.get("checksums", {}))
+
+
+def _publish_graph(index_dir: Path, index: PassageIndex) -> None:
+    """Give a generation published with exact search its graph and moments, and publish it again (its
+    passages and vectors are shared with the first, by hard link)."""
+    vectors = np.asarray(index.vectors)
+    graph, moments = approximate.carried_over(vectors, np.arange(len(vectors)), None, None, None)
+    index.faiss_index, index.vectors, index.moments = graph, hnsw.stored_vectors(graph), moments
+    _publish(index_dir, index)
 
 
 def _store_moved(manifest: dict, milvus_uri: str | None) -> bool:
@@ -397,11 +426,11 @@ def _appends(previous: PassageIndex | None, sources: np.ndarray) -> bool:
             and np.array_equal(sources[:kept], np.arange(kept)))
 
 
-def _dense(previous: PassageIndex | None, sources: np.ndarray, new_vectors: np.ndarray,
-           appends: bool) -> tuple[np.ndarray, faiss.Index | None, Moments | None]:
-    """The new generation's vectors, and above FLAT_MAX passages its graph and moments. An append to a
-    graph grows the previous one in place: assembling every vector and copying the graph took ~0.5 s of
-    adding one article at 20,000 articles."""
+def _dense(previous: PassageIndex | None, sources: np.ndarray, new_vectors: np.ndarray, appends: bool,
+           graph: bool = True) -> tuple[np.ndarray, faiss.Index | None, Moments | None]:
+    """The new generation's vectors, and above FLAT_MAX passages its graph and moments (unless not
+    ``graph``: _publish_graph adds them). An append to a graph grows the previous one in place: assembling
+    every vector and copying the graph took ~0.5 s of adding one article at 20,000 articles."""
     if appends and previous.approximate:
         graph, moments = approximate.appended_in_place(previous.faiss_index, previous.moments, new_vectors)
         previous.vectors = hnsw.stored_vectors(graph)  # the graph's storage moved: the old view is stale
@@ -410,6 +439,8 @@ def _dense(previous: PassageIndex | None, sources: np.ndarray, new_vectors: np.n
     if previous is not None:
         vectors[sources >= 0] = previous.vectors[sources[sources >= 0]]
     vectors[sources < 0] = new_vectors
+    if not graph:
+        return vectors, None, None
     before = (previous.faiss_index, previous.vectors, previous.moments) if previous else (None,) * 3
     graph, moments = approximate.carried_over(vectors, sources, *before)
     return (vectors if graph is None else hnsw.stored_vectors(graph)), graph, moments

@@ -86,3 +86,38 @@ def test_an_index_with_a_graph_ranks_as_the_exact_one(tmp_path: Path, articles_c
     assert updated.approximate and updated.faiss_index.ntotal == len(updated.vectors) == updated.moments.count
     assert np.allclose(updated.moments.total, Moments.of(updated.vectors).total, atol=1e-4)
     assert (current_generation(index_dir) / MOMENTS_FILE).is_file()
+
+
+def test_a_graph_built_from_nothing_comes_after_exact_search_is_published(
+        tmp_path: Path, articles_copy: Path, use_embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above FLAT_MAX a first build publishes exact search, then the graph (which took 10-90 s at 20,000
+    articles): answers start that much sooner. Stopped in between, the next build adds the graph; an
+    append grows the graph without that step."""
+    from index import build as build_module
+
+    monkeypatch.setenv("DALIL_FLAT_MAX", "3")
+    published: list[bool] = []
+    publish = build_module._publish
+    monkeypatch.setattr(build_module, "_publish",
+                        lambda folder, index: published.append(index.approximate) or publish(folder, index))
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, use_embedder)
+    assert published[:2] == [False, True] and load_index(index_dir).approximate
+
+    # Stopped after the exact generation: it answers, and the next build (nothing changed) adds the graph.
+    def stopped(folder: Path, index) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as stop:
+        stop.setattr(build_module, "_publish_graph", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            build_index([articles_copy], index_dir, use_embedder, rebuild=True)
+    assert not load_index(index_dir).approximate
+    report = build_index([articles_copy], index_dir, use_embedder)
+    assert report.written and load_index(index_dir).approximate and report.passages > 3
+
+    published.clear()
+    (articles_copy / "zz_extra.txt").write_text("A new bridge opened in the north of the city on Monday.\n",
+                                                encoding="utf-8")
+    build_index([articles_copy], index_dir, use_embedder)  # an append (the file sorts last)
+    assert published and all(published)
