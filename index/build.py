@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-import faiss
 import numpy as np
 
 from index import chunking, deep, sentence_layer
 from index.chunk_list import MergedChunks
 from index.deep import DeepLayer
-from index.dense import approximate, hnsw
-from index.dense.moments import Moments
+from index.dense import approximate, generation, milvus
 from index.embed_cache import (
     CACHE_DIR,
     CachedVectors,
@@ -133,19 +131,20 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
         unchanged = not (report.added or report.changed or report.removed)
         if previous is not None and unchanged and _deep_id(previous) == deep_id:
             index = previous  # already up to date: nothing to write, but the deep layer may be unfinished
-            if _store_moved(index.manifest, milvus_uri) or _deep_collection_missing(index.manifest, deep_id):
-                # Into Milvus or out of it, or built before the deep layer went there: the same generation,
-                # with its store synced and named.
-                _name_dense_store(index_dir, index.manifest, index.chunks, index.vectors, milvus_uri)
+            # Into Milvus or out of it, or built before the deep layer went there: the same generation, with its
+            # store synced and named.
+            moved = milvus.store_moved(index.manifest, milvus_uri)
+            if moved or milvus.deep_collection_missing(index.manifest, deep_id):
+                milvus.name_store(index_dir, index.manifest, index.chunks, index.vectors, milvus_uri)
                 _publish(index_dir, index)
                 report.written = True
         else:
             manifest = dict(settings, paths=[str(p.resolve()) for p in paths], created_at=_now(), files=files,
                             counts={"articles": report.articles, "passages": len(chunks)})
-            appends = _appends(previous, sources)
-            vectors, graph, moments = _dense(previous, sources, new_vectors, appends,
-                                             graph=not _graph_from_nothing(previous, sources, appends))
-            _name_dense_store(index_dir, manifest, chunks, vectors, milvus_uri)
+            appends = generation.appends(previous, sources)
+            graph_now = not generation.graph_from_nothing(previous, sources, appends)
+            vectors, graph, moments = generation.assembled(previous, sources, new_vectors, appends, graph=graph_now)
+            milvus.name_store(index_dir, manifest, chunks, vectors, milvus_uri)
             new_tokens = [tokenise(c.text) for c in chunks.new]
             lexical = LexicalIndex.assemble(previous.lexical if previous else None, sources, new_tokens)
             todo = np.flatnonzero(~sentences.done).tolist()
@@ -281,15 +280,8 @@ def _up_to_date(manifest: dict, loaded: list[LoadedFile], deep_id: str | None, m
     return (len(loaded) == len(manifest["files"]) and all(item.unchanged for item in loaded)
             and sentences.get("done") == sentences.get("passages")
             and deep_done.get("id") == deep_id and deep_done.get("done") == deep_done.get("passages")
-            and not _store_moved(manifest, milvus_uri) and not _deep_collection_missing(manifest, deep_id)
+            and not milvus.store_moved(manifest, milvus_uri) and not milvus.deep_collection_missing(manifest, deep_id)
             and not _graph_missing(manifest))
-
-
-def _graph_from_nothing(previous: PassageIndex | None, sources: np.ndarray, appends: bool) -> bool:
-    """This generation needs a graph that cannot grow from the previous one's (a first build above
-    FLAT_MAX passages, or a change other than an append). It then answers with exact search first: building
-    the graph took 10-90 s at 20,000 articles, after ~4 minutes of embedding."""
-    return len(sources) > approximate.flat_max() and not (appends and previous.approximate)
 
 
 def _graph_missing(manifest: dict) -> bool:
@@ -302,36 +294,8 @@ def _graph_missing(manifest: dict) -> bool:
 def _publish_graph(index_dir: Path, index: PassageIndex) -> None:
     """Give a generation published with exact search its graph and moments, and publish it again (its
     passages and vectors are shared with the first, by hard link)."""
-    vectors = np.asarray(index.vectors)
-    graph, moments = approximate.carried_over(vectors, np.arange(len(vectors)), None, None, None)
-    index.faiss_index, index.vectors, index.moments = graph, hnsw.stored_vectors(graph), moments
+    index.vectors, index.faiss_index, index.moments = generation.with_graph(np.asarray(index.vectors))
     _publish(index_dir, index)
-
-
-def _store_moved(manifest: dict, milvus_uri: str | None) -> bool:
-    """The index is asked to be in another Milvus than it is in, or in one when it is not, or the reverse."""
-    if milvus_uri is None:
-        return "dense" in manifest
-    from index.dense.milvus import resolved_uri
-
-    return (manifest.get("dense") or {}).get("uri") != resolved_uri(milvus_uri)
-
-
-def _name_dense_store(index_dir: Path, manifest: dict, chunks: Sequence[Chunk], vectors: np.ndarray,
-                      milvus_uri: str | None) -> None:
-    """Sync the Milvus collection with ``chunks`` and name it in ``manifest`` (nothing for FAISS alone)."""
-    if milvus_uri is None:
-        manifest.pop("dense", None)
-        return
-    from index.dense.milvus import publish
-
-    manifest["dense"] = publish(index_dir, chunks, vectors, milvus_uri)
-
-
-def _deep_collection_missing(manifest: dict, deep_id: str | None) -> bool:
-    """The index is in Milvus and has a deep layer, but not yet the deep layer's collection there."""
-    dense = manifest.get("dense") or {}
-    return deep_id is not None and dense.get("kind") == "milvus" and "deep_collection" not in dense
 
 
 def _report_unchanged(report: BuildReport, loaded: list[LoadedFile], known: dict) -> None:
@@ -416,34 +380,6 @@ def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder:
                                 lambda passages: DeepLayer.empty(deep_embedder.model_name, deep_embedder.dim, passages),
                                 deep.concatenate)
     return chunks, new_vectors, sources, deep_layer, sentences
-
-
-def _appends(previous: PassageIndex | None, sources: np.ndarray) -> bool:
-    """Whether the new generation keeps every previous row in place and only adds rows after them (one new
-    article): it then shares the previous generation's big files and appends to them (index/store.py)."""
-    kept = len(previous.chunks) if previous is not None else 0
-    return (previous is not None and len(sources) >= kept and bool((sources[kept:] < 0).all())
-            and np.array_equal(sources[:kept], np.arange(kept)))
-
-
-def _dense(previous: PassageIndex | None, sources: np.ndarray, new_vectors: np.ndarray, appends: bool,
-           graph: bool = True) -> tuple[np.ndarray, faiss.Index | None, Moments | None]:
-    """The new generation's vectors, and above FLAT_MAX passages its graph and moments (unless not
-    ``graph``: _publish_graph adds them). An append to a graph grows the previous one in place: assembling
-    every vector and copying the graph took ~0.5 s of adding one article at 20,000 articles."""
-    if appends and previous.approximate:
-        graph, moments = approximate.appended_in_place(previous.faiss_index, previous.moments, new_vectors)
-        previous.vectors = hnsw.stored_vectors(graph)  # the graph's storage moved: the old view is stale
-        return previous.vectors, graph, moments
-    vectors = np.zeros((len(sources), new_vectors.shape[1]), dtype=np.float32)
-    if previous is not None:
-        vectors[sources >= 0] = previous.vectors[sources[sources >= 0]]
-    vectors[sources < 0] = new_vectors
-    if not graph:
-        return vectors, None, None
-    before = (previous.faiss_index, previous.vectors, previous.moments) if previous else (None,) * 3
-    graph, moments = approximate.carried_over(vectors, sources, *before)
-    return (vectors if graph is None else hnsw.stored_vectors(graph)), graph, moments
 
 
 def _carried_layer(pieces: list[tuple[list[Chunk], list[int] | None]], previous: PassageIndex | None,

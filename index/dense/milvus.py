@@ -135,3 +135,25 @@ def publish_deep(dense: dict, chunks: list[Chunk], deep: DeepLayer) -> dict:
 def collection_name(index_dir: Path) -> str:
     """One collection per index folder, named from its absolute path (Milvus names: letters, digits, _)."""
     return "dalil_" + hashlib.sha1(str(index_dir.resolve()).encode()).hexdigest()[:16]
+
+
+def store_moved(manifest: dict, milvus_uri: str | None) -> bool:
+    """The index is asked to be in another Milvus than it is in, or in one when it is not, or the reverse."""
+    if milvus_uri is None:
+        return "dense" in manifest
+    return (manifest.get("dense") or {}).get("uri") != resolved_uri(milvus_uri)
+
+
+def name_store(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndarray,
+               milvus_uri: str | None) -> None:
+    """Sync the Milvus collection with ``chunks`` and name it in ``manifest`` (nothing for FAISS alone)."""
+    if milvus_uri is None:
+        manifest.pop("dense", None)
+    else:
+        manifest["dense"] = publish(index_dir, chunks, vectors, milvus_uri)
+
+
+def deep_collection_missing(manifest: dict, deep_id: str | None) -> bool:
+    """The index is in Milvus and has a deep layer, but not yet the deep layer's collection there."""
+    dense = manifest.get("dense") or {}
+    return deep_id is not None and dense.get("kind") == "milvus" and "deep_collection" not in dense
