@@ -61,9 +61,22 @@ class SentenceLayer:
         return out, found
 
     def take(self, rows: list[int]) -> "SentenceLayer":
-        """The layer for a subset of passages, in the order given (for a rebuilt index reusing rows)."""
+        """The layer for a subset of passages, in the order given (for a rebuilt index reusing rows); a
+        passage not done loses its rows (they may name a cache since deleted) and is filled again."""
         picked, offsets = sentence_rows(self.offsets, rows)
-        return SentenceLayer(self.rows[picked], offsets, self.done[rows])
+        done = self.done[rows]
+        kept = np.where(np.repeat(done, np.diff(offsets)), self.rows[picked], -1)
+        return SentenceLayer(kept, offsets, done)
+
+    def _rows_in_cache(self) -> np.ndarray:
+        """Per passage: the cache holds every one of its sentences' rows (rows of a cache since deleted,
+        after an interrupted --rebuild, are not there: the generation names another cache)."""
+        missing = ~self.cache.available(self.rows)
+        whole = np.ones(len(self.done), bool)
+        has = np.diff(self.offsets) > 0
+        if missing.size:
+            whole[has] = ~np.logical_or.reduceat(missing, self.offsets[:-1][has])
+        return whole
 
     def save(self, folder: Path) -> None:
         for name, array in zip(FILES, (self.rows, self.offsets, self.done), strict=True):
@@ -74,7 +87,9 @@ class SentenceLayer:
         rows, offsets, done = (np.load(folder / name) for name in FILES)
         if offsets.shape != (passage_count + 1,) or done.shape != (passage_count,) or rows.shape != (offsets[-1],):
             raise ValueError(f"the sentence layer has {rows.shape[0]} rows for {passage_count} passages")
-        return cls(rows, offsets, done, cache)
+        layer = cls(rows, offsets, done, cache)
+        layer.done &= layer._rows_in_cache()  # as for the deep layer: not done, to be filled again
+        return layer
 
     def fill(self, chunks: list[Chunk], cached_rows: Callable[[list[str]], np.ndarray], passages: list[int]) -> None:
         """Give passages ``passages`` their sentences' cache rows, in place (``cached_rows`` embeds what

@@ -266,7 +266,10 @@ def save_index(index_dir: Path, index: PassageIndex) -> Path:
             shutil.rmtree(folder, ignore_errors=True)
         raise
     remove_old_generations(index_dir)
-    index.stored = Stored(folder, len(index.chunks), {name: (folder / name).stat().st_size for name in APPENDABLE})
+    # Resolved: the next publish compares it with where `current` resolves to (a relative --index-dir, the
+    # default, made every later publish of a build rewrite the big files instead of linking them).
+    index.stored = Stored(folder.resolve(), len(index.chunks),
+                          {name: (folder / name).stat().st_size for name in APPENDABLE})
     return folder
 
 

@@ -134,3 +134,43 @@ def test_a_change_in_the_middle_writes_the_files_anew(tmp_path: Path, articles_c
     generation = current_generation(index_dir)
     assert (generation / "chunks.jsonl").stat().st_ino != inode
     assert_same_index(load_index(index_dir), fresh_build(tmp_path, [articles_copy], index_dir, use_embedder))
+
+
+def test_sentence_rows_into_a_deleted_cache_are_filled_again(tmp_path: Path, articles_copy: Path,
+                                                             use_embedder) -> None:
+    """An interrupted --rebuild deletes the embedding cache and starts a new one; the current generation's
+    sentence rows name the old one. The next update must embed those sentences again, not read whatever the
+    new cache holds at those rows."""
+    from index.embed_cache import embed_with_cache
+
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, use_embedder)
+    old = load_index(index_dir)
+    shutil.rmtree(index_dir / EMBED_CACHE)  # what the killed --rebuild left: a new cache, nothing published
+    embed_with_cache([c.text for c in old.chunks][::-1], use_embedder, index_dir / EMBED_CACHE)
+    build_index([articles_copy, later_file(tmp_path)], index_dir, use_embedder)
+    new = load_index(index_dir)
+    assert new.sentences.complete
+    texts = [t for c in new.chunks for t in c.sentence_texts()]
+    vectors, found = new.sentences.matrix(use_embedder.dim)
+    assert found.all()
+    assert np.allclose(vectors, use_embedder.embed_passages(texts), atol=1e-5)
+
+
+def test_every_publish_of_a_build_links_the_big_files_with_a_relative_index_dir(
+        tmp_path: Path, articles_copy: Path, use_embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default --index-dir is relative: the generations a build publishes one after another (exact search,
+    then the graph) still share chunks.jsonl and vectors.f32 instead of writing them again."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DALIL_FLAT_MAX", "3")  # a first build above it publishes twice
+    inodes: list[int] = []
+    publish = store.save_index
+
+    def recording(index_dir: Path, index: PassageIndex) -> Path:
+        folder = publish(index_dir, index)
+        inodes.append((folder / "vectors.f32").stat().st_ino)
+        return folder
+
+    monkeypatch.setattr("index.build.save_index", recording)
+    build_index([articles_copy], Path("index"), use_embedder)
+    assert len(inodes) >= 2 and len(set(inodes)) == 1

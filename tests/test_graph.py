@@ -4,6 +4,7 @@ that candidate fusion ranks as the all-passage fusion does."""
 import json
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -121,3 +122,18 @@ def test_a_graph_built_from_nothing_comes_after_exact_search_is_published(
                                                 encoding="utf-8")
     build_index([articles_copy], index_dir, use_embedder)  # an append (the file sorts last)
     assert published and all(published)
+
+
+def test_appended_passages_reach_the_graphs_upper_layers(tmp_path: Path) -> None:
+    """Each add loads the graph, grows it and saves it: new nodes must get random levels like a fresh
+    build's, not the same first draws of a restarted generator (all level 0)."""
+    vectors = np.random.default_rng(3).standard_normal((400, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    path = tmp_path / "graph.faiss"
+    hnsw.save(hnsw.build(vectors[:200]), path)
+    for start in range(200, 400, 5):  # 40 adds of 5 passages
+        raw = hnsw.load(path, vectors[:start])
+        raw.add(vectors[start:start + 5])
+        hnsw.save(raw, path)
+    levels = faiss.vector_to_array(hnsw.load(path, vectors).hnsw.levels)
+    assert (levels[200:] > 1).any()  # FAISS stores level + 1

@@ -64,6 +64,9 @@ def load(path: Path, vectors: np.ndarray, spare_rows: int = 0) -> faiss.IndexHNS
     storage.this.disown()  # the graph owns and frees it from now on
     raw.storage, raw.own_fields = storage, True
     raw.hnsw.efSearch = EF_SEARCH
+    # A graph read back restarts FAISS's level generator at its fixed seed, so every append drew the same
+    # first levels (all 0): new passages never reached the upper layers. Seeded by the node count instead.
+    raw.hnsw.rng = faiss.RandomGenerator(raw.ntotal)
     return raw
 
 
