@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+
 from index.chunk_list import ChunkList, MergedChunks
 from index.records import Chunk
 
@@ -32,6 +34,14 @@ class Stored:
     folder: Path
     rows: int
     sizes: dict[str, int]
+
+
+def only_appends(sources: np.ndarray, previous_rows: int) -> bool:
+    """Whether a generation whose row i was previous row ``sources[i]`` (-1: new) keeps all
+    ``previous_rows`` rows in place and only adds rows after them (one new article): the files, the graph
+    and BM25's base can then be shared or grown instead of written anew."""
+    return (len(sources) >= previous_rows and bool((sources[previous_rows:] < 0).all())
+            and np.array_equal(sources[:previous_rows], np.arange(previous_rows)))
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from index.appendable import only_appends
 from index.normalise import normalise
 
 # Bump when tokenisation or stemming changes: the BM25 index stores tokens made by these rules.
@@ -177,7 +178,7 @@ class LexicalIndex:
         """An index whose row i is ``previous`` row ``sources[i]``, or, where that is -1, the next of
         ``new_tokens``: unchanged passages are never tokenised or counted again. Passages appended after
         every previous one go to the tail, until it is big enough to merge."""
-        if previous is not None and _appends(sources, len(previous._lengths)):
+        if previous is not None and only_appends(sources, len(previous._lengths)):
             tail_rows = len(previous.tail.lengths) + len(new_tokens)
             if tail_rows <= max(TAIL_MIN, len(previous.base.lengths) // TAIL_SHARE):
                 return cls(previous.base, _appended(previous.tail, new_tokens), previous.base_folder)
@@ -221,11 +222,6 @@ class LexicalIndex:
         """The index saved in ``folder``; ``lazy``: its base read only when used (a build that appends)."""
         base = StoredSegment(folder, BASE_FILES) if lazy else Segment.load(folder, BASE_FILES)
         return cls(base, Segment.load(folder, TAIL_FILES), folder)
-
-
-def _appends(sources: np.ndarray, previous_rows: int) -> bool:
-    return (len(sources) >= previous_rows and bool((sources[previous_rows:] < 0).all())
-            and np.array_equal(sources[:previous_rows], np.arange(previous_rows)))
 
 
 def _appended(tail: Segment, new_tokens: list[list[str]]) -> Segment:

@@ -4,6 +4,7 @@ carried over from the previous generation where they can be (an append grows the
 import faiss
 import numpy as np
 
+from index.appendable import only_appends
 from index.dense import approximate, hnsw
 from index.dense.moments import Moments
 
@@ -12,9 +13,7 @@ def appends(previous, sources: np.ndarray) -> bool:
     """Whether the new generation keeps every row of ``previous`` (a PassageIndex, or None) in place and only
     adds rows after them (one new article): it then shares the previous generation's big files and appends
     to them (index/store.py)."""
-    kept = len(previous.chunks) if previous is not None else 0
-    return (previous is not None and len(sources) >= kept and bool((sources[kept:] < 0).all())
-            and np.array_equal(sources[:kept], np.arange(kept)))
+    return previous is not None and only_appends(sources, len(previous.chunks))
 
 
 def graph_from_nothing(previous, sources: np.ndarray, appended: bool) -> bool:

@@ -16,6 +16,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from index.appendable import only_appends
+
 LINKS = 32  # neighbours per node (M)
 EF_CONSTRUCTION = 40
 # Candidates kept while searching. 101k news passages, 200 title questions: recall@10 0.979 at 256, 0.983
@@ -34,10 +36,8 @@ def build(vectors: np.ndarray) -> faiss.IndexHNSWFlat:
 def extended(previous: faiss.Index, vectors: np.ndarray, sources: np.ndarray) -> faiss.IndexHNSWFlat:
     """The graph for a generation of ``vectors`` whose row i was previous row ``sources[i]`` (-1: new):
     the previous graph with the new rows added when every previous row stays in place, else a new one."""
-    kept = len(sources) - int((sources < 0).sum())
-    appended = isinstance(previous, faiss.IndexHNSWFlat) and kept == previous.ntotal and \
-        np.array_equal(sources[:kept], np.arange(kept)) and bool((sources[kept:] < 0).all())
-    if not appended:
+    kept = int(previous.ntotal)
+    if not (isinstance(previous, faiss.IndexHNSWFlat) and only_appends(sources, kept)):
         return build(vectors)
     raw = faiss.clone_index(previous)  # the previous index's vectors stay readable while this one grows
     raw.add(np.ascontiguousarray(vectors[kept:], dtype=np.float32))
