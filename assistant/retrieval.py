@@ -110,7 +110,8 @@ class HybridRetriever:
         tokens = tokenise(question)
         weight = LEXICAL_WEIGHT * self.index.lexical.coverage(tokens)
         lexical = self.index.lexical.scores(tokens) if weight > 0 else np.zeros_like(dense)
-        fused = self._dense_part(dense, query_vector, resolved(deep_vector)) + weight * zscore(lexical)
+        lexical_part = weight * zscore(lexical)  # before waiting for the deep vector
+        fused = self._dense_part(dense, query_vector, resolved(deep_vector)) + lexical_part
         kind = expected_type(question)
         if kind:
             fused += TYPE_BOOST * self.passages_carrying(kind, np.arange(len(fused)))

