@@ -164,7 +164,8 @@ class _KeptRows:
         return first
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
-        """The row of each token id, computing the ids not kept yet (kept while there is room)."""
+        """The row of each token id, computing the ids not kept yet (kept while there is room). Called under
+        ``lock``: the scratch rows it hands out are this batch's until the lock is released."""
         unique, inverse = np.unique(ids, return_inverse=True)
         where = self.slot[unique]
         new = np.flatnonzero(where < 0)
@@ -183,6 +184,7 @@ class _KeptRows:
         return where[inverse]
 
     def _fill(self, ids: np.ndarray, rows: np.ndarray) -> None:
+        """Compute ``ids``' projected branch inputs and first-layer products into ``rows``."""
         model = self.model
         chunk = ids % _NUM_CHUNKS
         emb = model.table[ids].astype(np.float32)
