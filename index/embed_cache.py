@@ -20,7 +20,7 @@ again, instead of reading whatever the new cache holds at those rows.
 import hashlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -219,20 +219,45 @@ def embed_with_cache(texts: list[str], embedder: DalilEmbedding, cache_dir: Path
     cache = cache or EmbeddingCache(cache_dir, embedder)
     keys = [text_key(t) for t in texts]
     out, missing = cache.lookup(keys)
-    done, pending = 0, 0
-    for vectors in parallel_embed.batches([texts[i] for i in missing], embedder):
-        out[missing[done:done + len(vectors)]] = vectors
-        done += len(vectors)
-        if done - pending >= FLUSH_EVERY or done == len(missing):
-            cache.append([keys[i] for i in missing[pending:done]], out[missing[pending:done]])
-            pending = done
-        if progress:
-            progress(done, len(missing))
+    for start, vectors in _embedded([texts[i] for i in missing], [keys[i] for i in missing], embedder, cache,
+                                    progress):
+        out[missing[start:start + len(vectors)]] = vectors
     return out, len(missing)
 
 
-def cached_rows(texts: list[str], embedder: DalilEmbedding, cache: EmbeddingCache) -> np.ndarray:
+def cached_rows(texts: list[str], embedder: DalilEmbedding, cache: EmbeddingCache,
+                progress: Progress | None = None) -> np.ndarray:
     """The cache rows holding the vectors of ``texts``, embedding (and caching) those not there yet."""
-    embed_with_cache(texts, embedder, cache.folder.parent, cache=cache)
+    embed_uncached(texts, embedder, cache, progress)
     return cache.rows_of([text_key(t) for t in texts])
 
+
+def embed_uncached(texts: list[str], embedder: DalilEmbedding, cache: EmbeddingCache,
+                   progress: Progress | None = None) -> int:
+    """Embed into the cache each distinct text of ``texts`` it lacks; how many that was. The vectors are not
+    kept in memory (the ~206k sentences of 20,000 articles have ~420 MB of them): readers find them in the
+    cache by row."""
+    keys = [text_key(t) for t in texts]
+    first: dict[bytes, int] = {}
+    for i in np.flatnonzero(cache.rows_of(keys) < 0):
+        first.setdefault(keys[i], int(i))
+    missing = sorted(first.values())
+    for _ in _embedded([texts[i] for i in missing], [keys[i] for i in missing], embedder, cache, progress):
+        pass
+    return len(missing)
+
+
+def _embedded(texts: list[str], keys: list[bytes], embedder: DalilEmbedding, cache: EmbeddingCache,
+              progress: Progress | None) -> Iterator[tuple[int, np.ndarray]]:
+    """Embed ``texts`` (in parallel when many), appending their vectors to the cache every FLUSH_EVERY, and
+    yield each batch with its start."""
+    done, pending, held = 0, 0, []
+    for vectors in parallel_embed.batches(texts, embedder):
+        yield done, vectors
+        held.append(vectors)
+        done += len(vectors)
+        if done - pending >= FLUSH_EVERY or done == len(texts):
+            cache.append(keys[pending:done], np.vstack(held))
+            pending, held = done, []
+        if progress:
+            progress(done, len(texts))
