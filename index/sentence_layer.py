@@ -2,9 +2,10 @@
 
 The answer step scores every sentence of the top passages; embedding them per question took ~35-55 ms of a
 warm answer at 20,000 articles (USE's forward pass over ~15 sentences), more than everything else. They
-are filled in right after the fast layer is published, in steps like the deep layer, through the embedding
-cache (a one-sentence passage's sentence is its passage, already embedded); the answer step embeds only
-the sentences of passages not done yet.
+come with the fast layer when its passage vectors are made from them (USE: index/passage_vectors.py), and
+are otherwise filled in right after the fast layer is published, in steps like the deep layer, through the
+embedding cache (a one-sentence passage's sentence is its passage, already embedded); the answer step embeds
+only the sentences of passages not done yet.
 
 The vectors stay in the embedding cache (index/embed_cache.py: append-only, rows never move); a generation
 stores only which cache row holds each sentence, 8 bytes instead of 2 KB. So an update writes ~2 MB for
@@ -94,8 +95,13 @@ class SentenceLayer:
     def fill(self, chunks: list[Chunk], cached_rows: Callable[[list[str]], np.ndarray], passages: list[int]) -> None:
         """Give passages ``passages`` their sentences' cache rows, in place (``cached_rows`` embeds what
         the cache lacks)."""
+        self.place(passages, cached_rows([t for i in passages for t in chunks[i].sentence_texts()]))
+
+    def place(self, passages: list[int], rows: np.ndarray) -> None:
+        """Record ``rows``, the cache rows of passages ``passages``' sentences in that order; they are done."""
+        if not passages:
+            return
         spans = [self.rows_for(i) for i in passages]
-        rows = cached_rows([t for i in passages for t in chunks[i].sentence_texts()])
         self.rows[np.concatenate([np.arange(s.start, s.stop) for s in spans]).astype(np.int64)] = rows
         self.done[passages] = True
 

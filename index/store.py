@@ -48,7 +48,8 @@ from index.sentence_layer import SentenceLayer
 # 2: BM25 as stored term counts, the deep layer; 3: its fast-encoder sentence vectors; 4: those in the fast
 # layer's sentence layer (filled with or without a deep layer), a graph index and moments above FLAT_MAX.
 # 5: chunks.jsonl and vectors.f32 appendable, shared by hard link; the graph without its vectors.
-FORMAT_VERSION = 5
+# 6: USE passage vectors made from their sentences' vectors (index/passage_vectors.py).
+FORMAT_VERSION = 6
 CURRENT = "current"
 # Files up to this size are verified whole on every load. Past it only their size and first and last MiB
 # are: hashing a 20,000-article index whole (~350 MB) took ~1 s of each `dalil ask` and of each update,

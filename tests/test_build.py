@@ -33,13 +33,21 @@ class CountingEmbedding(DalilEmbedding):
 
 @pytest.fixture()
 def counting(use_embedder) -> CountingEmbedding:
-    return CountingEmbedding(inner=use_embedder, model_name=use_embedder.model_name, dim=use_embedder.dim)
+    return CountingEmbedding(inner=use_embedder, model_name=use_embedder.model_name, dim=use_embedder.dim,
+                             passages_from_sentences=use_embedder.passages_from_sentences)
 
 
 def texts_embedded(index) -> set[str]:
-    """What building ``index`` embeds: each distinct passage and sentence text once (the sentence vectors
-    go through the same embedding cache, so a one-sentence passage's sentence is not embedded again)."""
-    return {c.text for c in index.chunks} | {t for c in index.chunks for t in c.sentence_texts()}
+    """What building ``index`` with USE embeds: each distinct sentence once (its passage vectors are made from
+    those, index/passage_vectors.py)."""
+    return {t for c in index.chunks for t in c.sentence_texts()}
+
+
+def sentence_mean(embedder: DalilEmbedding, chunk) -> np.ndarray:
+    """The passage vector made from ``chunk``'s sentences: their vectors weighted by length, unit length."""
+    texts = chunk.sentence_texts()
+    mean = np.array([len(t) for t in texts], np.float32) @ embedder.embed_passages(texts)
+    return mean / np.linalg.norm(mean)
 
 
 def snapshot(index_dir: Path) -> dict[str, bytes]:
@@ -50,8 +58,8 @@ def snapshot(index_dir: Path) -> dict[str, bytes]:
 def test_build_then_update_embeds_only_changes(tmp_path: Path, articles_copy: Path, counting) -> None:
     index_dir = tmp_path / "index"
     first = build_index([articles_copy], index_dir, counting)
-    assert first.written and first.files == 4 and first.articles == 5 and first.embedded == first.passages
     old_texts = texts_embedded(load_index(index_dir))
+    assert first.written and first.files == 4 and first.articles == 5 and first.embedded == len(old_texts)
     assert counting.embedded == len(old_texts)
 
     again = build_index([articles_copy], index_dir, counting)
@@ -66,13 +74,12 @@ def test_build_then_update_embeds_only_changes(tmp_path: Path, articles_copy: Pa
     assert update.changed == ["library_fire.md"] and update.removed == ["port_expansion.txt"]
     index = load_index(index_dir)
     new_texts = texts_embedded(index) - old_texts
-    new_passages = {c.text for c in index.chunks if c.source == "library_fire.md"} - old_texts
-    assert new_passages and counting.embedded - before == len(new_texts)  # the rest was cached
-    assert update.embedded == len(new_passages)
+    assert new_texts and counting.embedded - before == len(new_texts)  # the rest was cached
+    assert update.embedded == len(new_texts) and index.sentences.complete
     assert not any(c.source == "port_expansion.txt" for c in index.chunks)
-    # The reused vectors are the same rows as before.
-    fresh = counting.inner.embed_passages([index.chunks[0].text])[0]
-    assert np.allclose(index.vectors[0], fresh, atol=1e-5)
+    # The reused vectors are the same rows as before; each is its sentences' mean.
+    for row in (0, len(index.chunks) - 1):
+        assert np.allclose(index.vectors[row], sentence_mean(counting.inner, index.chunks[row]), atol=1e-5)
 
 
 def test_removed_then_restored_file_is_not_embedded_again(tmp_path: Path, articles_copy: Path, counting) -> None:
@@ -99,7 +106,7 @@ def test_interrupted_build_keeps_what_it_embedded(tmp_path: Path, articles_copy:
         build_index([articles_copy], index_dir, counting)
     counting.fail_after = None
     report = build_index([articles_copy], index_dir, counting)
-    assert report.embedded == report.passages - 4
+    assert report.embedded == len(texts_embedded(load_index(index_dir))) - 4
     assert counting.embedded == len(texts_embedded(load_index(index_dir)))  # the 4 were not embedded twice
 
 
