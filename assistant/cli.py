@@ -77,7 +77,7 @@ def summary_line(report: Any, index_dir: Path) -> str:
     deep = (f"; deep layer: {report.deep_embedded} passages in {report.deep_seconds:.1f} s"
             if report.deep_embedded else "")
     return (f"Indexed {report.files} files: {report.articles} articles, {report.passages} passages "
-            f"({changes}; {report.embedded} passages embedded{deep}) in {report.seconds:.1f} s -> {index_dir}")
+            f"({changes}; {report.embedded} texts embedded{deep}) in {report.seconds:.1f} s -> {index_dir}")
 
 
 @main.command("ask")
@@ -112,7 +112,7 @@ def ask_command(question: str, top_k: int | None, as_json: bool, index_dir: Path
         from assistant.generation import Generator
 
         generator = Generator.from_settings(settings)
-    assistant = Assistant.open(settings, progress=progress_bar("Indexing seeds/ (first use)"))
+    assistant = Assistant.open(settings, progress=progress_bar("Indexing seeds/ (first use)", unit="text"))
     if generator is None:
         answer, streamed = assistant.answer(question), ""
     else:

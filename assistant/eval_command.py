@@ -168,7 +168,7 @@ def open_assistant(settings: Settings, corpus: list[Path], fresh: bool) -> Itera
         embedder = load_embedder(settings.embed_model or DEFAULT_EMBEDDER)
         deep_embedder = load_deep_embedder(deep_model_for(settings, None if fresh else manifest_to_update(index_dir)))
         started = time.perf_counter()
-        build_index(corpus, index_dir, embedder, progress=progress_bar("Embedding passages"),
+        build_index(corpus, index_dir, embedder, progress=progress_bar("Embedding (fast layer)", unit="text"),
                     deep_embedder=deep_embedder, deep_progress=progress_bar("Deep layer"))
         seconds = time.perf_counter() - started
         yield Assistant(load_index(index_dir), embedder, settings.model_copy(update={"index_dir": index_dir}),

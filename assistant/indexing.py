@@ -25,7 +25,7 @@ def run_index(settings: Settings, paths: list[Path], *, rebuild: bool = False,
     embedder = load_embedder(name or DEFAULT_EMBEDDER)
     deep_model = deep_model_for(settings, manifest)
     return build_index(paths, settings.index_dir, embedder, rebuild=rebuild, skip_bad=skip_bad,
-                       progress=progress_bar("Embedding passages"),
+                       progress=progress_bar("Embedding (fast layer)", unit="text"),
                        sentence_progress=progress_bar("Sentence vectors"),
                        deep_embedder=load_deep_embedder(deep_model),
                        deep_progress=progress_bar(f"Deep layer ({deep_model})"),
@@ -45,7 +45,7 @@ def milvus_uri(settings: Settings, manifest: dict | None) -> str | None:
     return uri
 
 
-def progress_bar(label: str) -> Progress:
+def progress_bar(label: str, unit: str = "passage") -> Progress:
     """A progress callback drawing a tqdm bar on stderr (only once there is work to show)."""
     state: dict = {}
 
@@ -53,7 +53,7 @@ def progress_bar(label: str) -> Progress:
         from tqdm import tqdm
 
         if "bar" not in state:
-            state["bar"] = tqdm(total=total, desc=label, unit="passage", leave=False, dynamic_ncols=True)
+            state["bar"] = tqdm(total=total, desc=label, unit=unit, leave=False, dynamic_ncols=True)
         bar = state["bar"]
         bar.update(done - bar.n)
         if done >= total:

@@ -185,7 +185,7 @@ def test_an_unchanged_index_moves_into_milvus_and_out(tmp_path: Path, articles_c
     uri = str(tmp_path / "milvus.db")
     moved = CliRunner().invoke(main, ["index", str(articles_copy), "--index-dir", str(faiss_dir),
                                       "--store", "milvus", "--milvus-uri", uri])
-    assert moved.exit_code == 0 and "0 passages embedded" in moved.output, moved.output
+    assert moved.exit_code == 0 and "0 texts embedded" in moved.output, moved.output
     in_milvus = load_index(faiss_dir)
     assert in_milvus.manifest["dense"]["uri"] == uri
     assert sorted(in_milvus.dense_store._stored_ids()) == sorted(c.id for c in in_milvus.chunks)

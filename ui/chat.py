@@ -131,7 +131,7 @@ def follow(library: Library, job) -> Iterator[tuple]:
 def progress_text(job) -> str:
     verb = "Indexing" if job.action == "add" else "Removing"
     if job.total:
-        return f"{verb} {job.file}: {job.done} of {job.total} passages embedded…"
+        return f"{verb} {job.file}: {job.done} of {job.total} texts embedded…"
     return f"{verb} {job.file}…"
 
 

@@ -51,7 +51,7 @@ class Job:
     action: str  # "add" or "remove"
     file: str
     state: str = "queued"  # queued -> indexing -> done | failed
-    done: int = 0  # passages embedded so far
+    done: int = 0  # texts embedded so far (sentences with USE)
     total: int = 0  # passages to embed
     message: str = ""
     started_at: float = field(default_factory=time.time)

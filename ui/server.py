@@ -62,7 +62,7 @@ def open_library(source: Assistant | Settings | Library, settings: Settings | No
     if isinstance(source, Library):
         return source
     if isinstance(source, Settings):
-        source = Assistant.open(source, progress=progress_bar("Indexing the seed articles (first start)"))
+        source = Assistant.open(source, progress=progress_bar("Indexing the seed articles (first start)", unit="text"))
     # The first answer loads the embedder's weights; do it now rather than under the first users' questions.
     source.answer(WARM_UP_QUESTION)
     library = Library(source, settings or source.settings)
