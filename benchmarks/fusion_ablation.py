@@ -28,6 +28,7 @@ from index.deep import sentence_offsets  # noqa: E402
 from index.embedding import load_embedder  # noqa: E402
 from index.lexical import LexicalIndex, tokenise  # noqa: E402
 from index.loading import find_files, load_file  # noqa: E402
+from index.passage_vectors import mean_of_sentences  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 # Each row adds to the one before (weights as named in assistant/retrieval.py and answering.py).
@@ -63,6 +64,8 @@ def cached_vectors(cache: Path, chunks, questions) -> dict:
             q = np.vstack([model.embed_query(q["question"]) for q in questions])
             np.savez(path, q=q, p=model.embed_passages(texts["p"]), s=model.embed_passages(texts["s"]))
         vectors[name] = dict(np.load(path))
+        if load_embedder(name).passages_from_sentences:  # as the index stores them (index/passage_vectors.py)
+            vectors[name]["p"] = mean_of_sentences(vectors[name]["s"], chunks)
     return vectors
 
 
