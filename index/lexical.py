@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from index.appendable import only_appends
+from index.dictionary import default_dictionary
 from index.normalise import normalise
 
 # Bump when tokenisation or stemming changes: the BM25 index stores tokens made by these rules.
@@ -57,6 +58,14 @@ def tokenise(text: str) -> list[str]:
     """Normalised, light-stemmed content tokens of ``text`` (Arabic or not)."""
     tokens = _TOKEN.findall(normalise(text))
     return [light_stem(t) for t in tokens if t not in _STOPWORDS]
+
+
+def question_tokens(question: str) -> list[str]:
+    """A question's tokens for BM25 and word overlap: ``tokenise``'s, and for a question not in Arabic, its
+    words' Arabic translations too (index/dictionary.py), so it can match Arabic articles."""
+    dictionary = default_dictionary()
+    translated = dictionary.arabic_words(question) if dictionary is not None else ""
+    return tokenise(question) + (tokenise(translated) if translated else [])
 
 
 def _is_arabic_word(token: str) -> bool:

@@ -35,6 +35,8 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    # No test depends on the system's dictionary (index/dictionary.py); tests/test_dictionary.py writes its own.
+    monkeypatch.setenv("DALIL_DICTIONARY", "none")
     for name in ("DALIL_INDEX_DIR", "DALIL_EMBED_MODEL", "DALIL_TOP_K", "DALIL_LLM", "DALIL_LLM_URL", "DALIL_LLM_MODEL",
                  "DALIL_LLM_API_KEY", "DALIL_LLM_TIMEOUT", "DALIL_LLM_MAX_TOKENS"):
         monkeypatch.delenv(name, raising=False)

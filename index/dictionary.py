@@ -1,0 +1,102 @@
+"""An English question's words in Arabic, from a bilingual dictionary, so BM25 can match Arabic articles.
+
+BM25 only helps a question in the corpus's language: an English question shares little more than numbers and
+Latin names with Arabic articles, so its lexical weight fades (assistant/retrieval.py). Looking its content
+words up in an English-Arabic dictionary ("guarantees" -> الضمانات, "Algeria" -> الجزائر) gives BM25 and the
+answer step's word overlap Arabic words to match: on XQuAD's English questions hit@1 rose by 2.5-3 points
+and answers by 3-5 (docs/quality.md).
+
+The dictionary is FreeDict's English-Arabic (Arabeyes, 87,424 headwords, GPL), from Debian's package
+``dict-freedict-eng-ara`` (scripts/setup installs it), read in place in its dictd format: an index of
+``headword<TAB>offset<TAB>length`` lines (numbers in base 64) into a gzip-compressed text of entries, each the
+headword line (with its pronunciation) followed by its translations. ``DALIL_DICTIONARY`` names another
+dictionary in that format (the path without ``.index`` / ``.dict.dz``), or ``none``. Without one, questions are
+matched as before.
+"""
+
+import functools
+import gzip
+import os
+import re
+from pathlib import Path
+
+from index.normalise import is_arabic
+
+DEFAULT = Path("/usr/share/dictd/freedict-eng-ara")
+TRANSLATIONS_PER_WORD = 2  # FreeDict gives one for most words; a second rarely adds (harness: ±0.1 point)
+_BASE64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
+# Function words: translated, they would match every article ("what" -> ماذا).
+STOPWORDS = frozenset("""
+a an the of in on at to for from by with and or is are was were be been being what which who whom whose when
+where why how did do does done that this these those it its as many much there has have had can could would
+should will shall may might not no yes also than then some any other into about over under after before
+during while if so such own same very just only
+""".split())
+
+
+class Dictionary:
+    """A dictd dictionary: headwords and their entries, read on first use."""
+
+    def __init__(self, prefix: Path) -> None:
+        self.prefix = prefix
+        # Each headword's "offset<TAB>length", decoded only when looked up: decoding all 87k took ~0.3 s of
+        # the first English question.
+        self._places: dict[str, list[str]] = {}
+        for line in Path(f"{prefix}.index").read_text(encoding="utf-8").splitlines():
+            word, _, place = line.partition("\t")
+            self._places.setdefault(word, []).append(place)
+
+    @functools.cached_property
+    def _text(self) -> bytes:
+        return gzip.decompress(Path(f"{self.prefix}.dict.dz").read_bytes())  # dictzip is gzip-compatible
+
+    def translations(self, word: str) -> list[str]:
+        """The Arabic translations of ``word`` (as written, lower-case or capitalised), best first."""
+        for form in (word, word.lower(), word.capitalize()):
+            if form in self._places:
+                try:
+                    return [t for place in self._places[form] for t in _translations(self._entry(place))]
+                except (OSError, EOFError, ValueError, KeyError):  # a damaged file: this word is not looked up
+                    return []
+        return []
+
+    def _entry(self, place: str) -> str:
+        offset, length = (_number(part) for part in place.split("\t")[:2])
+        return self._text[offset:offset + length].decode("utf-8")
+
+    def arabic_words(self, question: str) -> str:
+        """The content words of a question not in Arabic script, in Arabic ("" for an Arabic question)."""
+        if is_arabic(question):
+            return ""
+        words = [w for w in _WORD.findall(question) if w.lower() not in STOPWORDS]
+        return " ".join(t for w in words for t in self.translations(w)[:TRANSLATIONS_PER_WORD])
+
+
+def _translations(entry: str) -> list[str]:
+    """An entry's translations: the lines after the headword that hold Arabic, split at commas."""
+    lines = entry.split("\n")[1:]
+    return [part.strip() for line in lines if _ARABIC_LETTER.search(line)
+            for part in re.split(r"[,،;؛]", line) if part.strip()]
+
+
+def _number(digits: str) -> int:
+    value = 0
+    for digit in digits:
+        value = value * 64 + _BASE64[digit]
+    return value
+
+
+@functools.cache
+def _load(prefix: str) -> Dictionary | None:
+    try:
+        return Dictionary(Path(prefix))
+    except (OSError, ValueError):
+        return None  # no dictionary, or not one in dictd format: questions are matched as before
+
+
+def default_dictionary() -> Dictionary | None:
+    """The dictionary ``DALIL_DICTIONARY`` names (default: Debian's FreeDict English-Arabic), or None."""
+    name = os.environ.get("DALIL_DICTIONARY", str(DEFAULT))
+    return None if name.lower() in ("", "none") else _load(name)

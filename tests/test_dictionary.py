@@ -1,0 +1,83 @@
+"""English question words in Arabic from a dictd dictionary (written here, with our own entries)."""
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from index import dictionary
+from index.dictionary import Dictionary
+from index.lexical import question_tokens, tokenise
+
+ENTRIES = {  # headword -> the entry's translation lines, as FreeDict writes them
+    "Port": ["الميناء"],
+    "Expansion": ["التوسعة", "توسيع، تمديد"],
+    "Cost": ["التكلفة"],
+    "What": ["ماذا"],
+}
+
+
+def write_dictd(prefix: Path, entries: dict[str, list[str]]) -> Path:
+    """A dictionary in dictd format: base-64 offsets and lengths into a gzip-compressed text."""
+    digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+    def b64(value: int) -> str:
+        out = digits[value % 64]
+        while value >= 64:
+            value //= 64
+            out = digits[value % 64] + out
+        return out
+
+    text, index = b"00-database-info\nour own test words\n", []
+    for word, lines in entries.items():
+        entry = "\n".join([f"{word} /pronunciation/", *lines, ""]).encode("utf-8")
+        index.append(f"{word.lower()}\t{b64(len(text))}\t{b64(len(entry))}")
+        text += entry
+    Path(f"{prefix}.index").write_text("\n".join(index) + "\n", encoding="utf-8")
+    Path(f"{prefix}.dict.dz").write_bytes(gzip.compress(text))
+    return prefix
+
+
+@pytest.fixture()
+def words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    prefix = write_dictd(tmp_path / "eng-ara", ENTRIES)
+    monkeypatch.setenv("DALIL_DICTIONARY", str(prefix))
+    return prefix
+
+
+def test_entries_are_read_at_their_offsets_in_any_case(words: Path) -> None:
+    found = Dictionary(words)
+    assert found.translations("port") == ["الميناء"] == found.translations("Port")
+    assert found.translations("expansion") == ["التوسعة", "توسيع", "تمديد"]  # split at Arabic commas too
+    assert found.translations("harbour") == []
+
+
+def test_an_english_question_gets_its_content_words_in_arabic(words: Path) -> None:
+    found = Dictionary(words)
+    assert found.arabic_words("What will the port expansion cost?") == "الميناء التوسعة توسيع التكلفة"  # no ماذا
+    assert found.arabic_words("ما تكلفة توسعة الميناء؟") == ""  # an Arabic question is matched as it is
+    question = "How much will the port expansion cost?"
+    assert question_tokens(question) == tokenise(question) + tokenise("الميناء التوسعة توسيع التكلفة")
+
+
+@pytest.mark.parametrize("setting", ["none", "/nonexistent/eng-ara"])
+def test_without_a_dictionary_questions_are_matched_as_before(setting: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DALIL_DICTIONARY", setting)
+    assert dictionary.default_dictionary() is None
+    question = "How much will the port expansion cost?"
+    assert question_tokens(question) == tokenise(question)
+
+
+def test_a_damaged_dictionary_translates_nothing_and_fails_nothing(words: Path) -> None:
+    Path(f"{words}.dict.dz").write_bytes(b"not gzip at all")
+    assert Dictionary(words).arabic_words("How much will the port expansion cost?") == ""
+
+
+def test_bm25_matches_an_english_question_to_the_arabic_article(words: Path, fixture_assistant) -> None:
+    question = "How much will the port expansion cost?"
+    with_words = fixture_assistant.retriever.search(question, k=3)
+    assert with_words[0].chunk.source == "port_expansion.txt" and with_words[0].lexical > 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DALIL_DICTIONARY", "none")
+        without = fixture_assistant.retriever.search(question, k=3)
+    assert without[0].lexical == 0  # English words alone match nothing in the Arabic article
