@@ -10,7 +10,7 @@ from assistant.records import Citation, Hit
 from assistant.retrieval import zscore
 from index.deep import DeepLayer
 from index.embedding import DalilEmbedding
-from index.lexical import tokenise
+from index.lexical import question_tokens, tokenise
 from index.records import Chunk
 from index.sentence_layer import SentenceLayer
 
@@ -58,13 +58,17 @@ class Candidate:
 
 def rank_sentences(question: str, hits: list[Hit], embedder: DalilEmbedding, query_vector: np.ndarray,
                    coverage: float, deep: DeepLayer | None = None, deep_vector: np.ndarray | None = None,
-                   sentences: SentenceLayer | None = None) -> list[Candidate]:
+                   sentences: SentenceLayer | None = None, matching: float | None = None) -> list[Candidate]:
     """Every sentence of the top passages, scored and sorted best first.
 
     ``coverage`` is the share of the question's words found in the corpus: word overlap only counts for
-    a question in the corpus's language. ``deep``/``deep_vector``: the index's deep layer and the question
-    embedded by its encoder, used when every passage of the pool has its deep vectors. ``sentences``: the
-    index's stored fast sentence vectors; sentences of passages it does not cover yet are embedded here.
+    a question in the corpus's language. ``matching``: the same share for the question's words with their
+    Arabic translations (index/lexical.py ``question_tokens``), which weighs the overlap with those in the
+    score (default ``coverage``); the candidates keep ``coverage`` and the overlap of the question's own
+    words, which the abstention threshold was calibrated on. ``deep``/``deep_vector``: the index's deep
+    layer and the question embedded by its encoder, used when every passage of the pool has its deep
+    vectors. ``sentences``: the index's stored fast sentence vectors; sentences of passages it does not
+    cover yet are embedded here.
     """
     pool = [(hit, number, span) for hit in hits[:ANSWER_PASSAGES] for number, span in enumerate(hit.chunk.sentences)
             if _can_answer(hit.chunk, span)]
@@ -79,11 +83,11 @@ def rank_sentences(question: str, hits: list[Hit], embedder: DalilEmbedding, que
     if deep_similarity is not None:
         meaning = zscore(deep_similarity) + FAST_WEIGHT_BESIDE_DEEP * meaning
         similarity = deep_similarity
-    question_tokens = set(tokenise(question))
+    own_words, matched = set(tokenise(question)), set(question_tokens(question))
     token_sets = [set(tokenise(text)) for text in texts]
-    overlap = np.array([_overlap(question_tokens, tokens) for tokens in token_sets], dtype=np.float32)
-    lexical = _weighted_overlap(question_tokens, token_sets)
-    own = meaning + OVERLAP_WEIGHT * coverage * zscore(lexical)
+    overlap = np.array([_overlap(own_words, tokens) for tokens in token_sets], dtype=np.float32)
+    lexical = _weighted_overlap(matched, token_sets)
+    own = meaning + OVERLAP_WEIGHT * (coverage if matching is None else matching) * zscore(lexical)
     kind = expected_type(question)
     if kind:
         own += TYPE_WEIGHT * np.array([carries_type(kind, text) for text in texts], dtype=np.float32)

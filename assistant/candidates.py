@@ -16,7 +16,7 @@ from assistant.question_type import expected_type
 from assistant.records import Hit
 from index.dense import top
 from index.dense.moments import Moments
-from index.lexical import tokenise
+from index.lexical import question_tokens
 
 CANDIDATES = 100  # from each side; the fused top 10 came from inside 100 + 100 on XQuAD
 SAMPLE = 20_000  # rows the moments are estimated from when the index stores none (Milvus), above this many
@@ -28,7 +28,7 @@ def candidate_search(retriever, question: str, k: int, query_vector: np.ndarray,
     from assistant.retrieval import LEXICAL_WEIGHT, TYPE_BOOST, combine, resolved, zscore
 
     index = retriever.index
-    tokens = tokenise(question)
+    tokens = question_tokens(question)
     weight = LEXICAL_WEIGHT * index.lexical.coverage(tokens)
     lexical = index.lexical.scores(tokens) if weight > 0 else np.zeros(len(index.chunks), dtype=np.float32)
     search = index.dense_store.search if index.dense_store is not None else index.dense_search

@@ -14,7 +14,7 @@ from assistant.settings import Settings
 from index.build import Progress, build_index
 from index.embedding import DEFAULT_EMBEDDER, DalilEmbedding, cpu_count, embedder_id, load_embedder, one_blas_thread
 from index.errors import IndexMismatch, IndexMissing, QuestionError
-from index.lexical import tokenise
+from index.lexical import question_tokens, tokenise
 from index.store import PassageIndex, load_index, read_manifest
 
 # The deep layer of a new index (assistant/retrieval.py: e5 finds the right passage far more often).
@@ -116,8 +116,9 @@ class Assistant:
             timings["retrieve_ms"] = _ms_since(started)
         deep_vector = resolved(deep_vector)
         coverage = self.index.lexical.coverage(tokenise(question))
+        matching = self.index.lexical.coverage(question_tokens(question))
         ranked = answering.rank_sentences(question, hits, self.embedder, query_vector, coverage,
-                                          self.index.deep, deep_vector, self.index.sentences)
+                                          self.index.deep, deep_vector, self.index.sentences, matching)
         hits = answering.rerank(hits, ranked)
         return hits, ranked, answering.choose_sentences(ranked)
 

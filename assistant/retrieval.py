@@ -20,7 +20,7 @@ from assistant.question_type import carries_type, expected_type
 from assistant.records import Hit
 from index.dense import top
 from index.embedding import DalilEmbedding
-from index.lexical import tokenise
+from index.lexical import question_tokens
 from index.store import PassageIndex
 
 # BM25's weight beside the dense score when every question word is in the corpus (reference fusion: 0.5).
@@ -107,7 +107,7 @@ class HybridRetriever:
 
             return candidate_search(self, question, k, query_vector, deep_vector)
         dense = self.index.dense_scores(query_vector)
-        tokens = tokenise(question)
+        tokens = question_tokens(question)
         weight = LEXICAL_WEIGHT * self.index.lexical.coverage(tokens)
         lexical = self.index.lexical.scores(tokens) if weight > 0 else np.zeros_like(dense)
         lexical_part = weight * zscore(lexical)  # before waiting for the deep vector

@@ -26,7 +26,7 @@ from assistant.retrieval import best_per_passage, zscore  # noqa: E402
 from index import chunking  # noqa: E402
 from index.deep import sentence_offsets  # noqa: E402
 from index.embedding import load_embedder  # noqa: E402
-from index.lexical import LexicalIndex, tokenise  # noqa: E402
+from index.lexical import LexicalIndex, question_tokens, tokenise  # noqa: E402
 from index.loading import find_files, load_file  # noqa: E402
 from index.passage_vectors import mean_of_sentences  # noqa: E402
 
@@ -83,7 +83,7 @@ class Scorer:
         lexical = LexicalIndex.build([tokenise(c.text) for c in chunks])
         self.q = []
         for i, q in enumerate(questions):
-            toks = tokenise(q["question"])
+            toks = question_tokens(q["question"])  # as retrieval matches it (index/dictionary.py)
             self.q.append(dict(toks=set(toks), cov=lexical.coverage(toks), kind=expected_type(q["question"]),
                                bm=lexical.scores(toks) if toks else np.zeros(len(chunks)),
                                **{f"{n}_{k}": vectors[n][k] @ vectors[n]["q"][i] for n in vectors for k in "ps"}))

@@ -177,9 +177,10 @@ def test_citations_use_the_deep_layer_when_the_index_has_one(tmp_path, use_embed
     calls = []
     rank = answering.rank_sentences
 
-    def spy(question, hits, embedder, vector, coverage, deep_layer=None, deep_vector=None, sentences=None):
+    def spy(question, hits, embedder, vector, coverage, deep_layer=None, deep_vector=None, sentences=None,
+            matching=None):
         calls.append((question, deep_layer, deep_vector))
-        return rank(question, hits, embedder, vector, coverage, deep_layer, deep_vector, sentences)
+        return rank(question, hits, embedder, vector, coverage, deep_layer, deep_vector, sentences, matching)
 
     monkeypatch.setattr(answering, "rank_sentences", spy)
     answer = scripted(f"Investigators blamed an electrical fault [{n}].").answer(assistant, FIRE)
