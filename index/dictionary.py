@@ -53,8 +53,10 @@ class Dictionary:
         return gzip.decompress(Path(f"{self.prefix}.dict.dz").read_bytes())  # dictzip is gzip-compatible
 
     def translations(self, word: str) -> list[str]:
-        """The Arabic translations of ``word`` (as written, lower-case or capitalised), best first."""
-        for form in (word, word.lower(), word.capitalize()):
+        """The Arabic translations of ``word`` (as written, lower-case or capitalised, without a possessive
+        's), best first."""
+        bare = re.sub(r"'s?$", "", word)
+        for form in (word, word.lower(), word.capitalize(), bare, bare.lower(), bare.capitalize()):
             if form in self._places:
                 try:
                     return [t for place in self._places[form] for t in _translations(self._entry(place))]

@@ -49,6 +49,7 @@ def test_entries_are_read_at_their_offsets_in_any_case(words: Path) -> None:
     found = Dictionary(words)
     assert found.translations("port") == ["الميناء"] == found.translations("Port")
     assert found.translations("expansion") == ["التوسعة", "توسيع", "تمديد"]  # split at Arabic commas too
+    assert found.translations("port's") == ["الميناء"] == found.translations("Port'")  # possessives
     assert found.translations("harbour") == []
 
 
