@@ -225,10 +225,9 @@ def embed_with_cache(texts: list[str], embedder: DalilEmbedding, cache_dir: Path
     return out, len(missing)
 
 
-def cached_rows(texts: list[str], embedder: DalilEmbedding, cache: EmbeddingCache,
-                progress: Progress | None = None) -> np.ndarray:
+def cached_rows(texts: list[str], embedder: DalilEmbedding, cache: EmbeddingCache) -> np.ndarray:
     """The cache rows holding the vectors of ``texts``, embedding (and caching) those not there yet."""
-    embed_uncached(texts, embedder, cache, progress)
+    embed_uncached(texts, embedder, cache)
     return cache.rows_of([text_key(t) for t in texts])
 
 

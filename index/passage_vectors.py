@@ -4,23 +4,22 @@ The answer step needs the fast encoder's vector of every sentence (index/sentenc
 needs one per passage. Embedding both read the text twice: at 20,000 articles the 101,133 passages, then
 their ~169k sentences, about 45% of the build. For USE, the mean of a passage's sentence vectors, each
 weighted by its length in characters, ranks passages as well as the vector of the whole passage (XQuAD,
-docs/scaling.md: hit@1 and answers within about a point either way, by language and split), so a build with
+docs/quality.md: hit@1 and answers within about a point either way, by language and split), so a build with
 USE embeds each distinct sentence once and derives the passage vectors from those. An embedder says whether
 it does this (``DalilEmbedding.passages_from_sentences``): for e5 the mean ranked 1-2 points lower for English
 questions, so e5 and sentence-transformers models embed whole passages as before.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from index.embed_cache import CachedVectors, EmbeddingCache, embed_uncached, text_key
+from index.embed_cache import CachedVectors, EmbeddingCache, Progress, embed_uncached, text_key
 from index.embedding import DalilEmbedding
 from index.records import Chunk
 from index.sentence_layer import sentence_offsets
 
 BLOCK = 2048  # passages whose sentence vectors are read back from the cache at a time (~9 MB with USE)
-Progress = Callable[[int, int], None]
 
 
 def from_sentences(chunks: Sequence[Chunk], embedder: DalilEmbedding, cache: EmbeddingCache,
