@@ -18,6 +18,8 @@ import functools
 import gzip
 import os
 import re
+import threading
+import zlib
 from pathlib import Path
 
 from index.normalise import is_arabic
@@ -27,6 +29,7 @@ TRANSLATIONS_PER_WORD = 2  # FreeDict gives one for most words; a second rarely 
 _BASE64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
+_SENSE_NUMBER = re.compile(r"^\s*\d+\s*[.)]\s*")
 # Function words: translated, they would match every article ("what" -> ماذا).
 STOPWORDS = frozenset("""
 a an the of in on at to for from by with and or is are was were be been being what which who whom whose when
@@ -50,7 +53,12 @@ class Dictionary:
 
     @functools.cached_property
     def _text(self) -> bytes:
-        return gzip.decompress(Path(f"{self.prefix}.dict.dz").read_bytes())  # dictzip is gzip-compatible
+        """The entries (dictzip is gzip-compatible); empty when the file cannot be read, so a damaged one
+        translates nothing, once, instead of failing every English question."""
+        try:
+            return gzip.decompress(Path(f"{self.prefix}.dict.dz").read_bytes())
+        except (OSError, EOFError, zlib.error):
+            return b""
 
     def translations(self, word: str) -> list[str]:
         """The Arabic translations of ``word`` (as written, lower-case or capitalised, without a possessive
@@ -60,7 +68,7 @@ class Dictionary:
             if form in self._places:
                 try:
                     return [t for place in self._places[form] for t in _translations(self._entry(place))]
-                except (OSError, EOFError, ValueError, KeyError):  # a damaged file: this word is not looked up
+                except (ValueError, KeyError):  # a damaged index line: this word is not looked up
                     return []
         return []
 
@@ -72,15 +80,18 @@ class Dictionary:
         """The content words of a question not in Arabic script, in Arabic ("" for an Arabic question)."""
         if is_arabic(question):
             return ""
-        words = [w for w in _WORD.findall(question) if w.lower() not in STOPWORDS]
+        # Single letters ("U.S." read as U and S) would bring their dictionary definitions ("the 21st letter").
+        words = [w for w in _WORD.findall(question) if len(w) > 1 and w.lower() not in STOPWORDS]
         return " ".join(t for w in words for t in self.translations(w)[:TRANSLATIONS_PER_WORD])
 
 
 def _translations(entry: str) -> list[str]:
-    """An entry's translations: the lines after the headword that hold Arabic, split at commas."""
+    """An entry's translations: the lines after the headword that hold Arabic, split at commas, without the
+    numbers of numbered senses ("1. الحادث"), which would match every number in the articles."""
     lines = entry.split("\n")[1:]
-    return [part.strip() for line in lines if _ARABIC_LETTER.search(line)
-            for part in re.split(r"[,،;؛]", line) if part.strip()]
+    parts = [_SENSE_NUMBER.sub("", part).strip() for line in lines if _ARABIC_LETTER.search(line)
+             for part in re.split(r"[,،;؛]", line)]
+    return [part for part in parts if part]
 
 
 def _number(digits: str) -> int:
@@ -90,15 +101,20 @@ def _number(digits: str) -> int:
     return value
 
 
-@functools.cache
-def _load(prefix: str) -> Dictionary | None:
-    try:
-        return Dictionary(Path(prefix))
-    except (OSError, ValueError):
-        return None  # no dictionary, or not one in dictd format: questions are matched as before
+_loaded: dict[str, Dictionary | None] = {}
+_loading = threading.Lock()  # the web app's first English questions may arrive together: read it once
 
 
 def default_dictionary() -> Dictionary | None:
-    """The dictionary ``DALIL_DICTIONARY`` names (default: Debian's FreeDict English-Arabic), or None."""
+    """The dictionary ``DALIL_DICTIONARY`` names (default: Debian's FreeDict English-Arabic), or None; read
+    once per process (one installed later is used after a restart)."""
     name = os.environ.get("DALIL_DICTIONARY", str(DEFAULT))
-    return None if name.lower() in ("", "none") else _load(name)
+    if name.lower() in ("", "none"):
+        return None
+    with _loading:
+        if name not in _loaded:
+            try:
+                _loaded[name] = Dictionary(Path(name))
+            except (OSError, ValueError):
+                _loaded[name] = None  # no dictionary, or not one in dictd format: questions are matched as before
+        return _loaded[name]

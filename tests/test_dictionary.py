@@ -14,6 +14,8 @@ ENTRIES = {  # headword -> the entry's translation lines, as FreeDict writes the
     "Expansion": ["التوسعة", "توسيع، تمديد"],
     "Cost": ["التكلفة"],
     "What": ["ماذا"],
+    "Accident": ["1. الحادث", "2. إصابة"],  # numbered senses
+    "U": ["يو - اسم حرف"],  # a letter's entry is its name
 }
 
 
@@ -50,6 +52,7 @@ def test_entries_are_read_at_their_offsets_in_any_case(words: Path) -> None:
     assert found.translations("port") == ["الميناء"] == found.translations("Port")
     assert found.translations("expansion") == ["التوسعة", "توسيع", "تمديد"]  # split at Arabic commas too
     assert found.translations("port's") == ["الميناء"] == found.translations("Port'")  # possessives
+    assert found.translations("accident") == ["الحادث", "إصابة"]  # no "1", which would match every number
     assert found.translations("harbour") == []
 
 
@@ -69,9 +72,22 @@ def test_without_a_dictionary_questions_are_matched_as_before(setting: str, monk
     assert question_tokens(question) == tokenise(question)
 
 
-def test_a_damaged_dictionary_translates_nothing_and_fails_nothing(words: Path) -> None:
-    Path(f"{words}.dict.dz").write_bytes(b"not gzip at all")
-    assert Dictionary(words).arabic_words("How much will the port expansion cost?") == ""
+def test_single_letters_are_not_looked_up(words: Path) -> None:
+    assert Dictionary(words).arabic_words("Did the U.S. port grow?") == "الميناء"
+
+
+@pytest.mark.parametrize("damage", ["not gzip", "a corrupt stream"])
+def test_a_damaged_dictionary_translates_nothing_and_fails_nothing(words: Path, damage: str) -> None:
+    path = Path(f"{words}.dict.dz")
+    data = bytearray(path.read_bytes())
+    if damage == "not gzip":
+        data = bytearray(b"not gzip at all")
+    else:  # gzip's header intact, the deflate stream after it scrambled
+        data[12:-8] = bytes(255 - b for b in data[12:-8])
+    path.write_bytes(bytes(data))
+    found = Dictionary(words)
+    for _ in range(2):  # the failure is kept: not read, and not raised, again for every question
+        assert found.arabic_words("How much will the port expansion cost?") == ""
 
 
 def test_bm25_matches_an_english_question_to_the_arabic_article(words: Path, fixture_assistant) -> None:
