@@ -49,9 +49,10 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, embed_model: 
     The index then holds exactly the articles under PATHS: new and changed files are embedded,
     unchanged ones reused, removed ones dropped. With no PATHS, the paths of the existing index
     are indexed again (or seeds/ when there is none). The fast layer is published once it is
-    complete; the fast encoder's sentence vectors and then the deep layer (--deep-model) are filled in
-    behind it and published about once a minute. A failure or Ctrl-C always leaves a usable index: the
-    previous one, or the last step published (run again to finish the sentence vectors and deep layer).
+    complete (with USE, its sentence vectors in it; with another fast encoder they are filled in next);
+    the deep layer (--deep-model) is then filled in behind it and published about once a minute. A
+    failure or Ctrl-C always leaves a usable index: the previous one, or the last step published (run
+    again to finish the sentence vectors and deep layer).
 
     \b
     Example usage:
