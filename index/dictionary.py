@@ -101,6 +101,13 @@ def _number(digits: str) -> int:
     return value
 
 
+def configured() -> str | None:
+    """The dictionary English questions are matched through (its path without extensions), or None when
+    there is none to read; for a health check: it does not load it."""
+    name = os.environ.get("DALIL_DICTIONARY", str(DEFAULT))
+    return name if name.lower() not in ("", "none") and Path(f"{name}.index").is_file() else None
+
+
 _loaded: dict[str, Dictionary | None] = {}
 _loading = threading.Lock()  # the web app's first English questions may arrive together: read it once
 

@@ -15,6 +15,7 @@ from assistant.settings import Settings
 from index.build import build_index
 from index.store import load_index, read_manifest
 from tests.conftest import ARTICLES
+from tests.test_dictionary import ENTRIES, write_dictd
 
 SERVER_VARS = ("DALIL_API_TOKEN", "DALIL_CORS_ORIGINS", "DALIL_UPLOAD_DIR", "DALIL_MAX_UPLOAD_BYTES",
                "DALIL_HOST", "DALIL_PORT")
@@ -250,3 +251,11 @@ def test_the_page_is_served_offline(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "gradio" in page.text
     assert "googletagmanager" not in page.text and "fonts.googleapis" not in page.text
+
+
+def test_health_says_which_dictionary_english_questions_use(client: TestClient, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    assert client.get("/api/health").json()["dictionary"] is None  # the tests' default: none
+    words = write_dictd(tmp_path / "eng-ara", ENTRIES)
+    monkeypatch.setenv("DALIL_DICTIONARY", str(words))
+    assert client.get("/api/health").json()["dictionary"] == str(words)

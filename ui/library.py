@@ -23,6 +23,7 @@ from assistant.indexing import milvus_uri
 from assistant.qa import Assistant
 from assistant.records import Answer
 from assistant.settings import Settings
+from index import dictionary
 from index.build import build_index
 from index.embedding import load_embedder
 from index.errors import ArticleError, DalilError
@@ -138,7 +139,8 @@ class Library:
                 "index_dir": str(self.settings.index_dir),
                 "articles": manifest["counts"]["articles"], "passages": manifest["counts"]["passages"],
                 "files": len(manifest["files"]), "embedder": manifest["embedder"], "deep": manifest.get("deep"),
-                "indexing": any(not job.finished for job in self._job_list())}
+                "indexing": any(not job.finished for job in self._job_list()),
+                "dictionary": dictionary.configured()}
 
     def _disk_problem(self) -> str:
         """'' when the current index files match their manifest, else the one-line message saying what is wrong."""
