@@ -101,11 +101,17 @@ def _number(digits: str) -> int:
     return value
 
 
+def _named() -> str | None:
+    """What ``DALIL_DICTIONARY`` names (default: Debian's FreeDict English-Arabic), or None for none."""
+    name = os.environ.get("DALIL_DICTIONARY", str(DEFAULT))
+    return None if name.lower() in ("", "none") else name
+
+
 def configured() -> str | None:
     """The dictionary English questions are matched through (its path without extensions), or None when
     there is none to read; for a health check: it does not load it."""
-    name = os.environ.get("DALIL_DICTIONARY", str(DEFAULT))
-    return name if name.lower() not in ("", "none") and Path(f"{name}.index").is_file() else None
+    name = _named()
+    return name if name is not None and Path(f"{name}.index").is_file() else None
 
 
 _loaded: dict[str, Dictionary | None] = {}
@@ -115,8 +121,8 @@ _loading = threading.Lock()  # the web app's first English questions may arrive 
 def default_dictionary() -> Dictionary | None:
     """The dictionary ``DALIL_DICTIONARY`` names (default: Debian's FreeDict English-Arabic), or None; read
     once per process (one installed later is used after a restart)."""
-    name = os.environ.get("DALIL_DICTIONARY", str(DEFAULT))
-    if name.lower() in ("", "none"):
+    name = _named()
+    if name is None:
         return None
     with _loading:
         if name not in _loaded:

@@ -98,4 +98,3 @@ def test_bm25_matches_an_english_question_to_the_arabic_article(words: Path, fix
         patch.setenv("DALIL_DICTIONARY", "none")
         without = fixture_assistant.retriever.search(question, k=3)
     assert without[0].lexical == 0  # English words alone match nothing in the Arabic article
-
