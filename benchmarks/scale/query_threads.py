@@ -1,5 +1,5 @@
-"""A question's two embeddings: e5 on one OpenMP thread or on every core, and the two encoders in sequence or
-at once (Assistant.embed). Variants alternate question by question, so machine load hits them alike.
+"""A question's two embeddings: e5 on one thread or on every core, and the two encoders in sequence or at once
+(Assistant.embed). Variants alternate question by question, so machine load hits them alike.
 
 Run:  .venv/bin/python benchmarks/scale/query_threads.py [--rounds 20] [--index-dir DIR [--questions 200]]
 Prints medians in ms and the ratios; the questions are written here (no corpus needed). With --index-dir (an
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from index.embedding import E5Embedding, cpu_count, load_embedder, omp_threads, one_blas_thread  # noqa: E402
+from index.embedding import E5Embedding, cpu_count, load_embedder, one_blas_thread  # noqa: E402
 
 QUESTIONS = [
     "What guarantees did Washington offer Algeria?",
@@ -30,9 +30,8 @@ QUESTIONS = [
 
 
 def e5_on_all_cores(e5: E5Embedding, question: str):
-    """e5 as before: a question on as many OpenMP threads as cores."""
-    omp_threads(cpu_count())
-    return e5._model.query(question)
+    """e5 with a question's products split on as many threads as cores."""
+    return e5._engine.embed([question], "query: ", cpu_count())
 
 
 def main() -> None:
