@@ -45,7 +45,8 @@ from index.store import (
 )
 
 # The deep layer is embedded this many passages at a time (with their sentences), and published as a new
-# generation at least this often, so a long fill shows its gains while it runs and Ctrl-C loses little.
+# generation about this often (never more often; less when a publish is slow: PUBLISH_SHARE), so a long fill
+# shows its gains while it runs and Ctrl-C loses little.
 DEEP_BATCH = 8
 DEEP_PUBLISH_SECONDS = 60.0
 PUBLISH_SHARE = 10  # ... and at most a tenth of a fill's time goes to publishing (see _fill_in_steps)
