@@ -32,6 +32,12 @@ from index.use_weights import cache_dir
 GRAPH_VERSION = 1  # bump when _graph() changes: the cached file name carries it
 QK = 32  # weights per 4-bit block
 META = "\u2581"  # SentencePiece's metaspace, which stands for a space
+
+# Offline: ONNX Runtime's telemetry looked up mobile.events.data.microsoft.com about a minute after a session
+# opened (seen with strace in the tests and in `dalil serve`); this variable stops it. Set before onnxruntime
+# is imported (in _session); a value the user set is kept.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # a Q4_0 block: fp16 scale, 32 nibbles
 _LOADING = threading.Lock()
 

@@ -15,12 +15,14 @@ class ScriptedLLM(CustomLLM):
     """Each call takes the next reply: a list of tokens to stream, or an exception to raise mid-stream.
 
     A reply ``["The fire [", "2", "]."]`` streams those three tokens in order, each a separate delta,
-    so split markers reach Dalil split. ``delay`` seconds pass before each token.
+    so split markers reach Dalil split. ``delay`` seconds pass before each token; ``streamed`` counts the
+    tokens given out (a timeout test checks the answer came before the last).
     """
 
     replies: list[Any] = Field(default_factory=list)
     prompts: list[str] = Field(default_factory=list)
     delay: float = 0.0
+    streamed: int = 0
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -42,6 +44,7 @@ class ScriptedLLM(CustomLLM):
                     raise token
                 time.sleep(self.delay)
                 text += token
+                self.streamed += 1
                 yield CompletionResponse(text=text, delta=token)
 
         return tokens()
@@ -77,14 +80,17 @@ class FakeOpenAIServer:
     and Ollama's POST /api/chat, streamed as JSON lines.
 
     ``replies`` are token lists, one per request; ``delay`` seconds pass before each token (a slow model).
-    ``requests`` keeps each request body. Use as a context manager; ``url`` is its OpenAI API base, ``root``
-    the server itself (Ollama's base URL).
+    ``requests`` keeps each request body; ``spoke`` is set once a reply's first token or body is written (a
+    timeout test checks the answer came before it), ``accepted`` counts connections. Use as a context manager;
+    ``url`` is its OpenAI API base, ``root`` the server itself (Ollama's base URL).
     """
 
     def __init__(self, replies: list[list[str]], delay: float = 0.0) -> None:
         import http.server
+        import threading
 
         self.replies, self.delay, self.requests = list(replies), delay, []
+        self.spoke, self.accepted = threading.Event(), 0
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.root = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -110,6 +116,10 @@ class FakeOpenAIServer:
             def log_message(self, *args: object) -> None:  # keep pytest output clean
                 pass
 
+            def setup(self) -> None:
+                fake.accepted += 1
+                super().setup()
+
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 fake.requests.append(body)
@@ -130,6 +140,7 @@ class FakeOpenAIServer:
                     self._stream(tokens, body["model"])
                 else:
                     time.sleep(fake.delay * len(tokens))
+                    fake.spoke.set()
                     self._json({"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
                                 "choices": [{"index": 0, "finish_reason": "stop",
                                              "message": {"role": "assistant", "content": "".join(tokens)}}]})
@@ -140,6 +151,7 @@ class FakeOpenAIServer:
                 self.end_headers()
                 for token, finish in [*((t, None) for t in tokens), ("", "stop")]:
                     time.sleep(fake.delay if finish is None else 0)
+                    fake.spoke.set()
                     chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": model,
                              "choices": [{"index": 0, "delta": {"role": "assistant", "content": token},
                                           "finish_reason": finish}]}
@@ -153,6 +165,7 @@ class FakeOpenAIServer:
                 self.end_headers()
                 for token, done in [*((t, False) for t in tokens), ("", True)]:
                     time.sleep(fake.delay if not done else 0)
+                    fake.spoke.set()
                     line = {"model": model, "created_at": "2026-11-29T00:00:00Z", "done": done,
                             "message": {"role": "assistant", "content": token}}
                     self.wfile.write((json.dumps(line | ({"done_reason": "stop"} if done else {})) + "\n").encode())

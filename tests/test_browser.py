@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+# Offline: with background networking off, Chromium still looked up Google's hosts (autofill, accounts, updates);
+# every name but loopback now resolves to nothing.
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run"]
+               "--disable-component-update", "--no-first-run", "--disable-sync",
+               "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"]
 ENGLISH = "What guarantees did Washington offer Algeria?"
 ARABIC = "ما هي الضمانات التي قدمتها واشنطن للجزائر؟"
 EXPECTED = "ضمانات جادة وتأكيدات راسخة"

@@ -74,10 +74,14 @@ def test_a_reader_whose_generation_vanishes_reads_the_new_one(tmp_path: Path, ar
 
 @pytest.mark.slow
 def test_sigkilled_deep_fill_keeps_done_rows_and_resumes(tmp_path: Path) -> None:
-    """The CI version of benchmarks/faults/deep_crash.py: an in-place update killed during its e5 fill."""
-    figures = deep_crash.run(tmp_path, articles=12, kills=2, kinds=("update",))
-    assert figures["kills"] == 2
+    """The CI version of benchmarks/faults/deep_crash.py: an in-place update killed during its e5 fill.
+
+    Kills are timed from the run's first publish: spread over the whole run, a run this small was killed while
+    Python was still starting every time, and no kill reached the fill (seen in a review)."""
+    figures = deep_crash.run(tmp_path, articles=12, kills=3, kinds=("update",), from_first_publish=True)
+    assert figures["kills"] == 3
     assert figures["failures"] == 0, [t for t in figures["trials"] if not t["ok"]]
+    assert figures["states"].get("partial", 0) >= 1, figures["states"]  # killed mid-fill, the kept rows checked
 
 
 def test_ctrl_c_right_after_the_switch_keeps_the_new_generation(tmp_path: Path, articles_copy: Path, use_embedder,

@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 
 import pytest
 from llm_fakes import check_generated, scripted
@@ -93,9 +92,8 @@ def test_a_failing_or_slow_llm_gives_the_extractive_answer_in_time(fixture_assis
     answer = broken.answer(fixture_assistant, FIRE)
     assert not answer.generated and "could not be reached (Connection refused)" in answer.notice
     slow = scripted(["The ", "fire ", "was ", "caused ", "by ", "a fault [1]."], timeout=0.5, delay=0.3)
-    started = time.perf_counter()
     answer = slow.answer(fixture_assistant, FIRE)
-    assert time.perf_counter() - started < 2.5
+    assert slow.llm.streamed < 6  # the answer came before the model's last token (1.8 s), not after it
     assert not answer.generated and answer.notice.startswith("The LLM at scripted did not answer within 0.5 s.")
     assert answer.answer == fixture_assistant.answer(FIRE).answer
 

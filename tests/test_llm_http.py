@@ -3,7 +3,6 @@ loopback (streamed SSE chunks), an unreachable port, a slow server, the SSE API 
 
 import json
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -60,19 +59,16 @@ def test_an_unreachable_server_gives_the_extractive_answer_at_once(fixture_assis
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    started = time.perf_counter()
     answer = generator_for(f"http://127.0.0.1:{port}/v1").answer(fixture_assistant, FIRE)
-    assert time.perf_counter() - started < 5
     assert not answer.generated and answer.answer == fixture_assistant.answer(FIRE).answer
     assert answer.notice.startswith(f"The LLM at http://127.0.0.1:{port}/v1 could not be reached")
 
 
 def test_a_slow_server_times_out_into_the_extractive_answer(fixture_assistant) -> None:
     with FakeOpenAIServer([["The ", "fire ", "[1]."]], delay=3.0) as server:
-        started = time.perf_counter()
         answer = generator_for(server.url, timeout=0.5).answer(fixture_assistant, FIRE)
-        waited = time.perf_counter() - started
-    assert waited < 3.0
+        assert not server.spoke.is_set()  # the answer came before the server's first token (3 s), not after
+    assert server.accepted == 1  # given up, not retried
     assert not answer.generated
     assert answer.notice == (f"The LLM at {server.url} did not answer within 0.5 s. "
                              "The extracted answer is shown instead.")

@@ -35,11 +35,18 @@ def test_answers_cite_the_sentence(fixture_assistant, question: str, expected: s
     assert len(answer.answer) <= 400 + 10  # two sentences at most, plus markers
 
 
-@pytest.mark.parametrize(
+# Questions sharing words with an article but not answered by it are not yet recognised (docs/answers.md,
+# "Known misses"): strict xfails, so the day one abstains the test says so.
+KNOWN_MISS = pytest.mark.xfail(strict=True, reason="shares the article's words; needs a reader (docs/answers.md)")
+
+
+@pytest.mark.parametrize(  # every unanswerable question of tests/data/questions.jsonl
     "question",
-    # Questions sharing words with an article but not answered by it (the population of Al-Waha, a
-    # ticket price) are not yet recognised: see docs/answers.md, "Known misses".
-    ["Who won the chess championship in Oslo last year?", "من فاز بجائزة أفضل ممثل في مهرجان القاهرة السينمائي؟"],
+    ["Who won the chess championship in Oslo last year?",
+     "من فاز بجائزة أفضل ممثل في مهرجان القاهرة السينمائي؟",
+     pytest.param("ما هو عدد سكان مدينة الواحة؟", marks=KNOWN_MISS),
+     pytest.param("What is the price of a ticket to the Karam library?", marks=KNOWN_MISS),
+     pytest.param("When was the Nour Valley dam built?", marks=KNOWN_MISS)],
 )
 def test_unanswerable_questions_abstain_and_show_closest(fixture_assistant, question: str) -> None:
     answer = fixture_assistant.answer(question)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.faults.corpus import questions, write_corpus
-from benchmarks.faults.crash import answers, command, generations, kill_at, lock_is_free
+from benchmarks.faults.crash import POLL_SECONDS, answers, command, generations, kill_at, lock_is_free
 from index.build import build_index
 from index.embedding import load_embedder
 from index.errors import IndexError_, IndexMissing
@@ -110,18 +110,34 @@ def recover(scenario: Scenario, index_dir: Path, embedders, asked: list[str], do
     return "ok" if answers(index_dir, fast, asked, deep) == scenario.full_answers else "answers differ"
 
 
-def trial(scenario: Scenario, work: Path, delay: float, embedders, asked: list[str]) -> dict:
+def trial(scenario: Scenario, work: Path, delay: float, embedders, asked: list[str],
+          from_first_publish: bool = False) -> dict:
     index_dir = work / f"ix-{scenario.kind}"
     shutil.rmtree(index_dir, ignore_errors=True)
     if scenario.start is not None:
         shutil.copytree(scenario.start, index_dir, symlinks=True)
-    landed = kill_at(scenario, index_dir, delay, False, start=dalil_index)
+    landed = kill_at(scenario, index_dir, delay, from_first_publish, start=dalil_index)
     state, done = state_after_kill(scenario, index_dir, embedders, asked)
     lock_free = lock_is_free(index_dir)
     recovery = recover(scenario, index_dir, embedders, asked, done)
     return {"kind": scenario.kind, "delay_ms": round(delay * 1000), "landed": landed, "state": state,
             "done": done, "lock_free": lock_free, "recovery": recovery,
             "ok": not state.startswith("damaged") and lock_free and recovery == "ok"}
+
+
+def reference_run(scenario: Scenario, probe: Path) -> tuple[float, float]:
+    """An uninterrupted run's seconds: in all, and until its first generation appeared."""
+    old = generations(probe)
+    started = time.monotonic()
+    process, first = dalil_index(scenario.corpus, probe), None
+    while process.poll() is None:
+        if first is None and generations(probe) - old:
+            first = time.monotonic() - started
+        time.sleep(POLL_SECONDS)
+    if process.returncode != 0:
+        raise SystemExit("the reference `dalil index` run failed")
+    whole = time.monotonic() - started
+    return whole, whole if first is None else first
 
 
 def scenarios(work: Path, articles: int, embedders, asked: list[str]) -> list[Scenario]:
@@ -148,7 +164,11 @@ def scenarios(work: Path, articles: int, embedders, asked: list[str]) -> list[Sc
     return [build_a, update]
 
 
-def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build", "update")) -> dict:
+def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build", "update"),
+        from_first_publish: bool = False) -> dict:
+    """Kills spread over the whole run, or with ``from_first_publish`` over the time after its first generation
+    appears (the fast layer's publish: the deep fill is then all that is left, as a small run's start-up would
+    otherwise take most of the kills)."""
     embedders = (load_embedder("use"), load_embedder("e5"))
     tenth = max(1, articles // 10)
     asked = questions([0, tenth + 1, articles, articles // 2, 1, articles - 1])
@@ -158,12 +178,11 @@ def run(work: Path, articles: int, kills: int, kinds: tuple[str, ...] = ("build"
         shutil.rmtree(probe, ignore_errors=True)
         if scenario.start is not None:
             shutil.copytree(scenario.start, probe, symlinks=True)
-        started = time.monotonic()
-        if dalil_index(scenario.corpus, probe).wait() != 0:
-            raise SystemExit("the reference `dalil index` run failed")
-        whole = time.monotonic() - started
+        whole, first = reference_run(scenario, probe)
+        window = whole - first if from_first_publish else whole
         for i in range(kills):
-            results.append(trial(scenario, work, whole * (i + 0.5) / kills, embedders, asked) | {"run_s": whole})
+            results.append(trial(scenario, work, window * (i + 0.5) / kills, embedders, asked, from_first_publish)
+                           | {"run_s": whole, "first_publish_s": first})
     states = sorted({r["state"] for r in results})
     return {"articles": articles, "kills": len(results), "failures": sum(not r["ok"] for r in results),
             "states": {s: sum(r["state"] == s for r in results) for s in states},
