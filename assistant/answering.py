@@ -11,6 +11,7 @@ from assistant.retrieval import zscore
 from index.deep import DeepLayer
 from index.embedding import DalilEmbedding
 from index.lexical import question_tokens, tokenise
+from index.normalise import normalise
 from index.records import Chunk
 from index.sentence_layer import SentenceLayer
 
@@ -168,11 +169,15 @@ def _weighted_overlap(question_tokens: set[str], token_sets: list[set[str]]) -> 
 
 
 def choose_sentences(ranked: list[Candidate]) -> list[Candidate]:
-    """The best sentence, and the runner-up too when both fit in ``MAX_ANSWER_CHARS``."""
+    """The best sentence, and the runner-up too when both fit in ``MAX_ANSWER_CHARS`` and it says something else
+    (the same article indexed twice, from two folders, once gave one sentence as [1] and [2])."""
     if not ranked:
         return []
     chosen = [ranked[0]]
+    best = normalise(ranked[0].text).split()
     for other in ranked[1:]:
+        if normalise(other.text).split() == best:
+            continue
         if len(ranked[0].text) + len(other.text) + 8 <= MAX_ANSWER_CHARS:
             chosen.append(other)
             break

@@ -5,14 +5,14 @@ from pathlib import Path
 from assistant.settings import Settings
 from index.build import BuildReport, Progress, build_index
 from index.embedding import DEFAULT_EMBEDDER, load_embedder
-from index.errors import ConfigError
+from index.errors import ConfigError, IndexDamaged
 from index.store import manifest_to_update
 
 
 def run_index(settings: Settings, paths: list[Path], *, rebuild: bool = False,
               skip_bad: bool = False) -> BuildReport:
     """Build or update the index in ``settings.index_dir`` from ``paths`` (default: the index's own)."""
-    manifest = manifest_to_update(settings.index_dir)
+    manifest = _manifest(settings.index_dir, rebuild, paths)
     if not paths:
         paths = [Path(p) for p in manifest["paths"]] if manifest else [settings.seeds_dir]
     name = settings.embed_model
@@ -30,6 +30,20 @@ def run_index(settings: Settings, paths: list[Path], *, rebuild: bool = False,
                        deep_embedder=load_deep_embedder(deep_model),
                        deep_progress=progress_bar(f"Deep layer ({deep_model})"),
                        milvus_uri=milvus_uri(settings, manifest))
+
+
+def _manifest(index_dir: Path, rebuild: bool, paths: list[Path]) -> dict | None:
+    """The current index's manifest (its paths and models are the defaults), or None when there is none, or
+    when it is damaged and a rebuild from the paths given replaces it (what the damage message tells to run)."""
+    try:
+        return manifest_to_update(index_dir)
+    except IndexDamaged as err:
+        if not rebuild:
+            raise
+        if not paths:
+            raise IndexDamaged(f"{err.message} The paths it was built from are lost with it.",
+                               f"Give them: `dalil index --rebuild --index-dir {index_dir} PATH...`.") from err
+        return None
 
 
 def milvus_uri(settings: Settings, manifest: dict | None) -> str | None:

@@ -154,7 +154,7 @@ def _load_sentence_transformer(name: str) -> Any:
     """Load a model folder, or a hub name from the local cache only: Dalil never downloads at run time."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     hint = ("Give a local model folder, or a hub name already in the Hugging Face cache, "
-            "or use --embed-model use / e5.")
+            "or one of Dalil's own encoders: use, e5 (--deep-model also takes none).")
     folder = Path(name).expanduser()
     if not folder.is_dir():
         # huggingface_hub reads HF_HUB_OFFLINE once, at import; asking for local files only is what

@@ -46,3 +46,16 @@ def test_rerank_moves_a_passage_with_an_answering_sentence_up() -> None:
               Candidate(hits[0], (0, 27), 0.5, 0.6, 0.0, own_score=0.0)]
     assert [h.chunk.id for h in rerank(hits, ranked)] == ["b", "a"]
     assert [h.chunk.id for h in rerank(hits, ranked[1:])] == ["a", "b"]  # one passage in the pool: unchanged
+
+
+def test_the_second_sentence_is_not_the_first_again() -> None:
+    """The same article indexed from two folders: its sentence is not cited twice, the next one is taken."""
+    from assistant.answering import choose_sentences
+
+    text = "The bridge opened on Monday. It cost 4 million dinars."
+    copies = [Chunk(name, name, f"{name}/bridge.txt", "T", text, 0, len(text), ((0, 28), (29, len(text))))
+              for name in ("a", "b")]
+    ranked = [Candidate(Hit(copies[0], 2.0, 0.5, 0.0), (0, 28), 3.0, 0.8, 0.5),
+              Candidate(Hit(copies[1], 2.0, 0.5, 0.0), (0, 28), 3.0, 0.8, 0.5),
+              Candidate(Hit(copies[0], 2.0, 0.5, 0.0), (29, len(text)), 1.0, 0.5, 0.2)]
+    assert [c.text for c in choose_sentences(ranked)] == ["The bridge opened on Monday.", "It cost 4 million dinars."]

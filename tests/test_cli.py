@@ -51,6 +51,10 @@ def test_reindexing_keeps_the_deep_layer_choice(tmp_path: Path) -> None:
     assert updated.exit_code == 0, updated.output
     manifest = json.loads(next(index_dir.glob("current/manifest.json")).read_text(encoding="utf-8"))
     assert manifest["files"] and manifest.get("deep") is None and "Deep layer" not in updated.output
+    # One file given: the index then holds that file alone, and says what it removed.
+    only = runner.invoke(main, ["index", str(articles / "extra.txt"), "--index-dir", str(index_dir)])
+    assert only.exit_code == 0 and "4 removed" in only.output
+    assert "dalil: removed 4 file(s) not under the paths given" in only.output and "give every path" in only.output
 
 
 def test_ask_without_index_builds_the_seeds_first(tmp_path: Path) -> None:

@@ -52,3 +52,19 @@ def test_a_running_server_reports_each_damaged_file(index_copy: Path, use_embedd
         assert [r for r in results if not r["ok"]] == []
         health = http.get("/api/health").json()
         assert health["status"] == "ok" and health["problem"] == ""  # each file was put back
+
+
+@pytest.mark.parametrize("how", ["truncate", "delete"])
+def test_the_rebuild_a_damaged_manifest_asks_for_works(index_copy: Path, articles_copy: Path, how: str) -> None:
+    """The damage message says `dalil index --rebuild --index-dir DIR PATH...`: that command must mend the index
+    (it once failed on the manifest it was replacing); without PATH it says the paths are needed."""
+    damage.damage(current_generation(index_copy) / "manifest.json", how)
+    asked = CliRunner().invoke(main, ["ask", QUESTION, "--index-dir", str(index_copy)])
+    assert asked.exit_code == 1 and "dalil index --rebuild" in asked.output
+    no_paths = CliRunner().invoke(main, ["index", "--rebuild", "--index-dir", str(index_copy), "--deep-model", "none"])
+    assert no_paths.exit_code == 1 and "PATH" in no_paths.output and "Traceback" not in no_paths.output
+    rebuilt = CliRunner().invoke(main, ["index", "--rebuild", "--index-dir", str(index_copy), "--deep-model", "none",
+                                       str(articles_copy)])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    answered = CliRunner().invoke(main, ["ask", QUESTION, "--index-dir", str(index_copy)])
+    assert answered.exit_code == 0 and "8.8" in answered.output
