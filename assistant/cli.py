@@ -69,7 +69,8 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, embed_model: 
         click.echo(f"dalil: {line}", err=True)
     if paths and report.removed:  # the index holds exactly PATHS: say so to whoever meant to add a file
         click.echo(f"dalil: removed {len(report.removed)} file(s) not under the paths given, e.g. {report.removed[0]}; "
-                   "the index holds exactly the files under the paths given, so give every path to keep them.", err=True)
+                   "the index holds exactly the files under the paths given, so give every path to keep them.",
+                   err=True)
     click.echo(summary_line(report, settings.index_dir))
 
 
