@@ -107,6 +107,12 @@ def test_health_articles_and_docs(client: TestClient, fixture_index: Path) -> No
     assert "/api/ask" in client.get("/openapi.json").json()["paths"]
     missing = client.get("/api/nothing-here")
     assert missing.status_code == 404 and "No API route /api/nothing-here" in missing.json()["error"]
+    # A route asked with the wrong method says which methods it takes, instead of "no such route".
+    wrong = client.get("/api/ask")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST", wrong.text
+    assert wrong.json() == {"error": "/api/ask takes POST, not GET.", "type": "HTTPError"}
+    assert client.put("/api/articles/x.txt").headers["allow"] == "DELETE"
+    assert client.post("/api/health").status_code == 405
 
 
 def upload(client: TestClient, name: str, data: bytes, wait: bool = True):

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from index.errors import ArticleError, ConfigError, DalilError, IndexError_, InputError, ModelError, QuestionError
 from ui.library import Library, NotFound, Refused
@@ -174,7 +175,12 @@ def api_router(library: Library) -> APIRouter:
         return library.job(job_id).to_json()
 
     @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    def unknown(path: str) -> None:  # without this, the Gradio app behind would answer /api/... paths
+    def unknown(path: str, request: Request) -> None:  # without this, the Gradio app behind would answer /api/...
+        allowed = sorted({method for route in router.routes if route.name != "unknown"
+                          and route.matches(request.scope)[0] == Match.PARTIAL for method in route.methods})
+        if allowed:  # a route that exists, asked with another method ("GET /api/ask")
+            raise HTTPException(405, f"/api/{path} takes {' or '.join(allowed)}, not {request.method}.",
+                                headers={"Allow": ", ".join(allowed)})
         raise HTTPException(404, f"No API route /api/{path}: see /docs.")
 
     return router
