@@ -36,6 +36,7 @@ a an the of in on at to for from by with and or is are was were be been being wh
 where why how did do does done that this these those it its as many much there has have had can could would
 should will shall may might not no yes also than then some any other into about over under after before
 during while if so such own same very just only
+i me my we us our you your he him his she her they them their
 """.split())
 
 
@@ -81,8 +82,14 @@ class Dictionary:
         if is_arabic(question):
             return ""
         # Single letters ("U.S." read as U and S) would bring their dictionary definitions ("the 21st letter").
-        words = [w for w in _WORD.findall(question) if len(w) > 1 and w.lower() not in STOPWORDS]
-        return " ".join(t for w in words for t in self.translations(w)[:TRANSLATIONS_PER_WORD])
+        words = [w for w in _WORD.findall(question) if len(w) > 1 and (w.isupper() or w.lower() not in STOPWORDS)]
+        return " ".join(t for w in words for t in self.translations(w)[:_wanted(w)])
+
+
+def _wanted(word: str) -> int:
+    """How many translations to keep: an acronym ("US", "UN") has one meaning; the dictionary's second sense is
+    the lower-case word's ("us" -> نحن, "un-" the prefix)."""
+    return 1 if word.isupper() else TRANSLATIONS_PER_WORD
 
 
 def _translations(entry: str) -> list[str]:

@@ -16,6 +16,8 @@ ENTRIES = {  # headword -> the entry's translation lines, as FreeDict writes the
     "What": ["ماذا"],
     "Accident": ["1. الحادث", "2. إصابة"],  # numbered senses
     "U": ["يو - اسم حرف"],  # a letter's entry is its name
+    "Us": ["الولايات المتّحدة", "نحن"],  # the acronym's sense first, then the pronoun's
+    "Their": ["هم"],
 }
 
 
@@ -74,6 +76,13 @@ def test_without_a_dictionary_questions_are_matched_as_before(setting: str, monk
 
 def test_single_letters_are_not_looked_up(words: Path) -> None:
     assert Dictionary(words).arabic_words("Did the U.S. port grow?") == "الميناء"
+
+
+def test_pronouns_are_skipped_and_an_acronym_keeps_its_first_sense(words: Path) -> None:
+    found = Dictionary(words)
+    # "us" and "their" would match every article that says نحن / هم; "US" is the United States, not "we".
+    assert found.arabic_words("Did their port cost us much?") == "الميناء التكلفة"
+    assert found.arabic_words("What did the US port cost?") == "الولايات المتّحدة الميناء التكلفة"
 
 
 @pytest.mark.parametrize("damage", ["not gzip", "a corrupt stream"])
