@@ -6,8 +6,8 @@ Question sets, each against the corpus it is about:
 - the seed gold set, our own unanswerable questions (benchmarks/data/unanswerable.jsonl) and the XQuAD
   questions of articles 00-23 (the part we may tune on), over seeds + all XQuAD articles;
 - the fixture questions, over the fixture articles.
-Prints every unanswerable and seed question's strength, then per language group (the question's words in
-the corpus or not) the threshold that decides the most questions right; the values go into
+Prints every unanswerable and seed question's strength, then per language pairing (the question in the
+chosen sentence's script or not) the threshold that decides the most questions right; the values go into
 assistant/evidence.py (MIN_STRENGTH). ``--seed-index`` reuses an index of seeds + XQuAD (building one with
 the e5 deep layer takes minutes), e.g. the one benchmarks/eval_all.sh leaves in benchmarks/results/index-seed.
 """
@@ -56,7 +56,7 @@ def rows_for(assistant: Assistant, questions: list[dict]) -> list[tuple]:
         text = " ".join(c.text for c in chosen)
         found = any(normalise(a) in normalise(text) for a in gold["answers"])
         typed = evidence.carries_type(evidence.expected_type(question), text)
-        cross = chosen[0].coverage < evidence.CROSS_LANGUAGE_COVERAGE
+        cross = evidence.is_cross_language(question, chosen[0].text)
         rows.append((gold["id"], bool(gold["answers"]), found, typed, cross, evidence.strength(chosen[0])))
     return rows
 

@@ -31,9 +31,14 @@ def test_strength_uses_the_pools_best_cosine_and_the_chosen_sentences_words() ->
 
 def test_the_threshold_depends_on_the_encoder_and_the_questions_language() -> None:
     same, cross = evidence.MIN_STRENGTH["e5-small-q4"]
-    assert evidence.threshold("e5-small-q4", 0.9) == same  # most question words are in the corpus
-    assert evidence.threshold("e5-small-q4", 0.1) == cross  # an English question over Arabic articles
-    assert evidence.threshold("st:some-model", 0.9) == float("-inf")  # uncalibrated: the type check alone
+    assert evidence.threshold("e5-small-q4", False) == same
+    assert evidence.threshold("e5-small-q4", True) == cross
+    assert evidence.threshold("st:some-model", False) == float("-inf")  # uncalibrated: the type check alone
+    # The language pairing is told by script: an Arabic question sharing no word with the articles is
+    # still a same-language question.
+    assert not evidence.is_cross_language("ما لون السماء؟", "قالت المهندسة إن الأمطار كانت غزيرة.")
+    assert evidence.is_cross_language("What colour is the sky?", "قالت المهندسة إن الأمطار كانت غزيرة.")
+    assert not evidence.is_cross_language("What colour is the sky?", "The engineer said the rain was heavy.")
 
 
 def test_rerank_moves_a_passage_with_an_answering_sentence_up() -> None:
