@@ -21,6 +21,11 @@ ANSWER_PASSAGES = 5
 CLOSEST_PASSAGES = 3  # passages cited when abstaining
 MAX_ANSWER_CHARS = 400
 MIN_SENTENCE_CHARS = 20  # shorter pieces (datelines, "back to top") are never an answer on their own
+# A line of its own this short with no end punctuation is a page's button or label, not a sentence: the seed
+# article ends with "زر الذهاب إلى الأعلى" ("back to top" button, 20 characters), which e5 found close to any
+# question at all ("How do I bake bread?" was answered with it). No XQuAD or fixture sentence is one.
+MIN_LINE_CHARS = 40
+_END_PUNCTUATION = (".", "!", "?", "؟", "…", "؛")
 # Weights of the sentence score parts (reference fusion: sentence 1, passage 0.5, lexical 0.5), tuned on
 # XQuAD articles 00-23 only (docs/quality.md, "Answer step"): the idf-weighted word overlap earns a full
 # weight, and a number/date the question asks for outweighs a small cosine lead.
@@ -143,9 +148,18 @@ def rerank(hits: list[Hit], ranked: list[Candidate]) -> list[Hit]:
 
 
 def _can_answer(chunk: Chunk, span: tuple[int, int]) -> bool:
-    """Headlines and fragments repeat the question's words without answering it: leave them out."""
+    """Headlines, fragments and page labels repeat the question's words or say nothing: leave them out."""
     text = chunk.text[span[0]:span[1]]
-    return len(text) >= MIN_SENTENCE_CHARS and text.lstrip("# ").strip() != chunk.title.strip()
+    return (len(text) >= MIN_SENTENCE_CHARS and text.lstrip("# ").strip() != chunk.title.strip()
+            and not _is_label(chunk.text, span))
+
+
+def _is_label(text: str, span: tuple[int, int]) -> bool:
+    """A short line of its own without end punctuation: a button, caption or byline."""
+    before, after = text[:span[0]].rstrip(" \t"), text[span[1]:].lstrip(" \t")
+    own_line = (not before or before.endswith("\n")) and (not after or after.startswith("\n"))
+    sentence = text[span[0]:span[1]].rstrip("\"'”’»)] ")
+    return own_line and len(sentence) < MIN_LINE_CHARS and not sentence.endswith(_END_PUNCTUATION)
 
 
 def _overlap(question_tokens: set[str], tokens: set[str]) -> float:

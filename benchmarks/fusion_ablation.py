@@ -19,7 +19,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from assistant.answering import MIN_SENTENCE_CHARS, _weighted_overlap  # noqa: E402
+from assistant.answering import _can_answer, _weighted_overlap  # noqa: E402
 from assistant.metrics import contains_answer, first_hit_rank  # noqa: E402
 from assistant.question_type import carries_type, expected_type  # noqa: E402
 from assistant.retrieval import best_per_passage, zscore  # noqa: E402
@@ -77,8 +77,7 @@ class Scorer:
         self.offsets = sentence_offsets(chunks)
         self.owner = np.repeat(np.arange(len(chunks)), np.diff(self.offsets))
         self.sentences = [t for c in chunks for t in c.sentence_texts()]
-        self.usable = np.array([len(t) >= MIN_SENTENCE_CHARS and t.lstrip("# ").strip() != chunks[i].title.strip()
-                                for t, i in zip(self.sentences, self.owner, strict=True)])
+        self.usable = np.array([_can_answer(c, span) for c in chunks for span in c.sentences])
         self.tokens = [set(tokenise(t)) for t in self.sentences]
         lexical = LexicalIndex.build([tokenise(c.text) for c in chunks])
         self.q = []

@@ -1,7 +1,7 @@
 """The answer step's pure parts: idf-weighted word overlap, and the abstention strength."""
 
 from assistant import evidence
-from assistant.answering import Candidate, _weighted_overlap
+from assistant.answering import Candidate, _can_answer, _weighted_overlap
 from assistant.records import Hit
 from index.records import Chunk
 
@@ -64,3 +64,13 @@ def test_the_second_sentence_is_not_the_first_again() -> None:
               Candidate(Hit(copies[1], 2.0, 0.5, 0.0), (0, 28), 3.0, 0.8, 0.5),
               Candidate(Hit(copies[0], 2.0, 0.5, 0.0), (29, len(text)), 1.0, 0.5, 0.2)]
     assert [c.text for c in choose_sentences(ranked)] == ["The bridge opened on Monday.", "It cost 4 million dinars."]
+
+
+def test_a_short_line_without_end_punctuation_is_never_an_answer() -> None:
+    text = "قال رئيس البلدية إن الأشغال ستبدأ في مارس.\nزر الذهاب إلى الأعلى\nوصل الوفد صباح اليوم."
+    sentence, button, short = (0, 42), (43, 63), (64, len(text))
+    assert text[button[0]:button[1]] == "زر الذهاب إلى الأعلى"
+    chunk = Chunk("c", "a", "a.txt", "عنوان", text, 0, len(text), (sentence, button, short))
+    assert _can_answer(chunk, sentence)
+    assert not _can_answer(chunk, button)  # a page's "back to top" button, 20 characters
+    assert _can_answer(chunk, short)  # as short, but a sentence: it ends with a full stop
