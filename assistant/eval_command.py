@@ -61,9 +61,9 @@ def eval_command(gold_path: Path, corpus: tuple[Path, ...], index_dir: Path | No
     k_values, group_patterns = parse_ks(ks), parse_groups(groups)
     gold = load_gold(gold_path, settings.max_question_chars)
     old = read_report(compare_path) if compare_path else None
-    for target in (out, md, plot):
+    for target in (out, md, plot):  # checked before any question is asked, which can take minutes
         if target is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            check_writable(target)
     started = time.perf_counter()
     # A --corpus index goes to a temporary folder unless --index-dir names one on the command line: the folder
     # DALIL_INDEX_DIR names is the user's own index, which an evaluation must not replace with its corpus.
@@ -99,6 +99,17 @@ def eval_command(gold_path: Path, corpus: tuple[Path, ...], index_dir: Path | No
             click.echo(f"{label}: {target}", err=True)
     if old is not None:
         click.echo(f"\nChange against {compare_path}:\n{compare(old, data)}")
+
+
+def check_writable(target: Path) -> None:
+    """Make ``target``'s folder; refuse a folder or an unwritable place, naming it."""
+    if target.is_dir():
+        raise InputError(f"{target} is a folder.", "Give a file name for the report, e.g. report.json inside it.")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"Cannot write {target}: {err.strerror}.",
+                         "Give a path in a folder you can write to.") from None
 
 
 def generation_note(rows: list[dict]) -> str:

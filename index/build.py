@@ -2,6 +2,7 @@
 
 import dataclasses
 import fcntl
+import json
 import os
 import shutil
 import time
@@ -14,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 
 from index import chunking, deep, passage_vectors, sentence_layer
-from index.chunk_list import MergedChunks
+from index.chunk_list import ChunkList, MergedChunks
 from index.deep import DeepLayer
 from index.dense import approximate, generation, milvus
 from index.embed_cache import (
@@ -29,7 +30,7 @@ from index.embed_cache import (
 from index.embedding import DalilEmbedding
 from index.errors import ArticleError, DeepFillInterrupted, IndexError_, IndexMismatch, IndexMissing
 from index.lexical import TOKENISER_VERSION, LexicalIndex, tokenise
-from index.loading import LoadedFile, find_files, load_if_changed
+from index.loading import LoadedFile, find_files, load_file, load_if_changed
 from index.normalise import NORMALISER_VERSION
 from index.records import Chunk
 from index.sentence_layer import SentenceLayer
@@ -124,6 +125,11 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
             report.seconds = time.perf_counter() - started
             return report  # already up to date: nothing to load or write
         previous = _previous_index(index_dir, settings) if manifest else None
+        if previous is not None and not _stored_in_place(previous):
+            report.notes.append("The index held some files twice (written before each file was indexed once); "
+                                "every file was read again.")
+            loaded = [load_file(item.path, item.source) if item.unchanged else item for item in loaded]
+            previous = None  # its rows are not reused; the embedding cache still spares re-embedding
         cache = EmbeddingCache(index_dir / EMBED_CACHE, embedder)  # its keys read once for the whole build
         chunks, new_vectors, sources, deep_layer, sentences = _assemble(loaded, previous, embedder, deep_embedder,
                                                                         report, progress, cache)
@@ -330,8 +336,9 @@ def _read_for_update(index_dir: Path, read: Callable[[Path], T]) -> T | None:
 def _load_all(paths: list[Path], report: BuildReport, skip_bad: bool, known: dict) -> list[LoadedFile]:
     loaded, problems = [], []
     for path, source in find_files(paths):
-        try:
-            item = load_if_changed(path, source, known.get(str(path.resolve()), {}).get("sha256"))
+        record = known.get(str(path.resolve()), {})
+        try:  # a file now cited under another name is read again, so its passages carry the new name
+            item = load_if_changed(path, source, record.get("sha256") if record.get("source") == source else None)
         except ArticleError as err:
             problems.append(str(err.message))
             continue
@@ -360,7 +367,7 @@ def _assemble(loaded: list[LoadedFile], previous: PassageIndex | None, embedder:
     for item in loaded:
         key = str(item.path.resolve())
         old = old_files.get(key)
-        if old and old["sha256"] == item.sha256 and key in old_rows:
+        if old and old["sha256"] == item.sha256 and old["source"] == item.source and key in old_rows:
             pieces.append(([], old_rows[key]))
             continue
         (report.changed if old else report.added).append(item.source)
@@ -411,6 +418,23 @@ def _rows_by_file(index: PassageIndex) -> dict[str, list[int]]:
     return rows
 
 
+def _stored_in_place(index: PassageIndex) -> bool:
+    """Whether each file's passages are where the manifest says (its first and last rows checked, from their
+    stored lines). Not so when a build before ``find_files`` kept each file once indexed a file reached twice
+    (a symlink to another file, a path given twice) twice."""
+    files, rows = index.manifest["files"], _rows_by_file(index)
+    return (sum(len(kept) for kept in rows.values()) == len(index.chunks)
+            and all(_holds(index.chunks, row, files[key]["source"]) for key, kept in rows.items()
+                    for row in kept[:1] + kept[-1:]))
+
+
+def _holds(chunks: Sequence[Chunk], row: int, source: str) -> bool:
+    """Whether stored passage ``row`` is one of ``source``'s (from its JSON line, unparsed, when stored)."""
+    if not isinstance(chunks, ChunkList):
+        return chunks[row].source == source
+    return b'"source": ' + json.dumps(source, ensure_ascii=False).encode() in chunks.line(row)
+
+
 def _file_records(loaded: list[LoadedFile], chunks: MergedChunks, previous: PassageIndex | None) -> dict:
     """Per file, in passage order: source, content hash, when added, its articles and passage count."""
     old_files = previous.manifest["files"] if previous else {}
@@ -447,8 +471,13 @@ def _write_lock(index_dir: Path) -> Iterator[None]:
     The holder writes its pid into the file, so a refused writer can say who holds it; a pid left
     there by a killed writer means nothing, since the lock itself is gone.
     """
-    index_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:  # a file of that name, a read-only disk, another user's folder
+        reason = "it is a file" if index_dir.is_file() else err.strerror
+        raise IndexError_(f"The index folder {index_dir} cannot be written: {reason}.",
+                          "Give --index-dir (or DALIL_INDEX_DIR) a folder you can write to.") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

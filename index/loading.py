@@ -39,9 +39,10 @@ def find_files(paths: list[Path]) -> list[tuple[Path, str]]:
     """Expand files and folders (recursively) into ``(path, source)`` pairs, in a stable order.
 
     ``source`` is the name shown in citations: the path relative to the folder given, or the file
-    name for a file given directly.
+    name for a file given directly. Each file comes once, however often it is reached, and each source
+    name once (see ``_distinct``).
     """
-    found: list[tuple[Path, str]] = []
+    found: list[tuple[Path, str, Path]] = []  # (file, source, the path given that reached it)
     for given in paths:
         if not given.exists():
             raise ArticleError(f"{given}: no such file or folder.", "Check the path and try again.")
@@ -49,15 +50,44 @@ def find_files(paths: list[Path]) -> list[tuple[Path, str]]:
             if given.suffix.lower() not in SUPPORTED:
                 raise ArticleError(f"{given}: Dalil reads {', '.join(SUPPORTED)} files, not '{given.suffix}'.",
                                    "Convert it to one of those, or leave it out.")
-            found.append((given, given.name))
+            found.append((given, given.name, given))
             continue
         inside = sorted(p for p in given.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED
                         and not any(part.startswith(".") for part in p.relative_to(given).parts))
         if not inside:
             raise ArticleError(f"{given}: the folder holds no {', '.join(SUPPORTED)} files.",
                                "Give a folder with articles in it.")
-        found.extend((p, p.relative_to(given).as_posix()) for p in inside)
-    return found
+        found.extend((p, p.relative_to(given).as_posix(), given) for p in inside)
+    return _distinct(found)
+
+
+def _distinct(found: list[tuple[Path, str, Path]]) -> list[tuple[Path, str]]:
+    """Each file once, and no two files under one source name.
+
+    A file reached twice (a path given twice, a file inside a folder also given, a symlink to another file
+    of the corpus) was indexed twice under the resolved path that keys the manifest, and the next update
+    matched passages to the wrong files: articles lost, old versions kept. The real file is kept rather
+    than a symlink to it. Two different files with the same source name ("news.txt" in two folders given)
+    would share an article id and a citation name: the later one is named with its folder too.
+    """
+    by_file: dict[Path, tuple[Path, str, Path]] = {}
+    for entry in found:
+        key = entry[0].resolve()
+        if key not in by_file or (by_file[key][0].is_symlink() and not entry[0].is_symlink()):
+            by_file[key] = entry
+    order = {key: i for i, key in reversed(list(enumerate(e[0].resolve() for e in found)))}
+    kept = sorted(by_file.items(), key=lambda item: order[item[0]])
+    named: list[tuple[Path, str]] = []
+    taken: set[str] = set()
+    for _, (path, source, given) in kept:
+        if source in taken:
+            folder = given if given.is_dir() else path.parent
+            source = f"{folder.resolve().name}/{source}"
+        if source in taken:
+            source = path.as_posix()
+        taken.add(source)
+        named.append((path, source))
+    return named
 
 
 def load_file(path: Path, source: str) -> LoadedFile:

@@ -96,6 +96,73 @@ def test_removed_then_restored_file_is_not_embedded_again(tmp_path: Path, articl
     assert len(load_index(index_dir).chunks) == report.passages
 
 
+def one_index_per_file(index) -> None:
+    """Every file's passages once, in the manifest's order and counts."""
+    files = index.manifest["files"]
+    per_source = [c.source for c in index.chunks]
+    expected = [record["source"] for record in files.values() for _ in range(record["passages"])]
+    assert per_source == expected
+    ids = [a["id"] for record in files.values() for a in record["articles"]]
+    assert len(ids) == len(set(ids))  # no two articles share an id
+
+
+@pytest.mark.parametrize("reach", ["a symlink", "the folder twice", "a file inside the folder too"])
+def test_a_file_reached_twice_is_indexed_once_and_updates_stay_right(tmp_path: Path, articles_copy: Path,
+                                                                     counting, reach: str) -> None:
+    # It was indexed twice, under the resolved path that keys the manifest; the next update then matched
+    # passages to the wrong files (an article lost, the old version of a changed one kept).
+    paths = [articles_copy]
+    if reach == "a symlink":
+        (articles_copy / "fire-link.md").symlink_to(articles_copy / "library_fire.md")
+    elif reach == "the folder twice":
+        paths = [articles_copy, articles_copy]
+    else:
+        paths = [articles_copy, articles_copy / "library_fire.md"]
+    index_dir = tmp_path / "index"
+    first = build_index(paths, index_dir, counting)
+    assert (first.files, first.articles) == (4, 5)
+    one_index_per_file(load_index(index_dir))
+    port = articles_copy / "port_expansion.txt"
+    port.write_text(port.read_text(encoding="utf-8").replace("1200", "1300"), encoding="utf-8")
+    update = build_index(paths, index_dir, counting)
+    assert update.changed == ["port_expansion.txt"] and (update.files, update.articles) == (4, 5)
+    index = load_index(index_dir)
+    one_index_per_file(index)
+    port_text = " ".join(c.text for c in index.chunks if c.source == "port_expansion.txt")
+    assert "1300" in port_text and "1200" not in port_text
+    assert {c.source for c in index.chunks} == {"port_expansion.txt", "library_fire.md", "world/briefs.jsonl",
+                                                 "world/olive_harvest.html"}
+
+
+def test_an_index_that_holds_a_file_twice_is_put_right_by_the_next_update(
+        tmp_path: Path, articles_copy: Path, counting, monkeypatch: pytest.MonkeyPatch) -> None:
+    from index import build
+
+    real = build.find_files
+    with monkeypatch.context() as patch:  # as builds before the fix wrote it: the folder's files twice
+        patch.setattr(build, "find_files", lambda paths: real(paths) + real(paths))
+        build_index([articles_copy], tmp_path / "index", counting)
+    assert len(load_index(tmp_path / "index").chunks) == 2 * 9
+    port = articles_copy / "port_expansion.txt"
+    port.write_text(port.read_text(encoding="utf-8").replace("1200", "1300"), encoding="utf-8")
+    build_index([articles_copy], tmp_path / "index", counting)
+    index = load_index(tmp_path / "index")
+    one_index_per_file(index)
+    assert len(index.chunks) == 9 and "1300" in " ".join(c.text for c in index.chunks)
+
+
+def test_files_of_the_same_name_in_two_folders_keep_apart(tmp_path: Path, counting) -> None:
+    for folder, text in (("north", "Rain fell on the northern farms all week long."),
+                         ("south", "The southern port opened a new fish market on Monday.")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "news.txt").write_text(f"News\n\n{text}\n", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    build_index([tmp_path / "north", tmp_path / "south"], index_dir, counting)
+    index = load_index(index_dir)
+    one_index_per_file(index)
+    assert [c.source for c in index.chunks] == ["news.txt", "south/news.txt"]
+
+
 def test_interrupted_build_keeps_what_it_embedded(tmp_path: Path, articles_copy: Path, counting,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("index.embed_cache.FLUSH_EVERY", 1)

@@ -82,6 +82,22 @@ def test_bad_input_is_one_clear_line(fixture_index: Path, args: list[str], messa
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_index_folder_that_cannot_be_written_is_one_clear_line(tmp_path: Path, where: str) -> None:
+    (tmp_path / "taken").write_text("not a folder", encoding="utf-8")
+    index_dir = tmp_path / "taken" if where == "a file" else tmp_path / "taken" / "index"
+    for args in (["index", str(ARTICLES)], ["ask", "Who runs the library?"]):
+        result = CliRunner().invoke(main, [*args, "--index-dir", str(index_dir)])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert f"The index folder {index_dir} cannot be written" in result.output
+
+
+def test_a_bad_number_in_a_setting_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DALIL_FLAT_MAX", "abc")
+    result = CliRunner().invoke(main, ["index", str(ARTICLES), "--index-dir", str(tmp_path / "ix")])
+    assert result.exit_code == 1 and "DALIL_FLAT_MAX is 'abc'" in result.output, result.output
+
+
 def test_damaged_index_is_named_and_ask_fails(tmp_path: Path, fixture_index: Path) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(fixture_index, index_dir, symlinks=True)

@@ -145,6 +145,7 @@ def test_cli_bad_gold_stops_before_any_work(tmp_path: Path) -> None:
         (["--group", "nameonly"], "is not NAME=GLOB"),
         (["--compare", "/no/such/report.json"], "Cannot read the report to compare with"),
         ([], "No index at"),
+        (["--out", "/tmp"], "/tmp is a folder"),  # refused before any question is asked, not after
     ],
 )
 def test_cli_bad_options_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:

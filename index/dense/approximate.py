@@ -13,13 +13,18 @@ import numpy as np
 
 from index.dense import FLAT_MAX, hnsw
 from index.dense.moments import Moments
+from index.errors import ConfigError
 
 MOMENTS_FILE = "dense-moments.npz"
 
 
 def flat_max() -> int:
     """Passages up to which search stays exact (``DALIL_FLAT_MAX`` overrides it, e.g. to test the graph)."""
-    return int(os.environ.get("DALIL_FLAT_MAX", FLAT_MAX))
+    value = os.environ.get("DALIL_FLAT_MAX", str(FLAT_MAX))
+    if not value.strip().isdigit():
+        raise ConfigError(f"DALIL_FLAT_MAX is '{value}', not a number of passages.",
+                          f"Set it to a whole number (default {FLAT_MAX}), or unset it.")
+    return int(value)
 
 
 def carried_over(vectors: np.ndarray, sources: np.ndarray, previous_raw: faiss.Index | None,
