@@ -16,6 +16,7 @@ from index.build import build_index
 from index.store import load_index, read_manifest
 from tests.conftest import ARTICLES
 from tests.test_dictionary import ENTRIES, write_dictd
+from ui.library import CLAIM
 
 SERVER_VARS = ("DALIL_API_TOKEN", "DALIL_CORS_ORIGINS", "DALIL_UPLOAD_DIR", "DALIL_MAX_UPLOAD_BYTES",
                "DALIL_HOST", "DALIL_PORT")
@@ -115,6 +116,11 @@ def test_health_articles_and_docs(client: TestClient, fixture_index: Path) -> No
     assert client.post("/api/health").status_code == 405
 
 
+def stored_files(uploads: Path) -> list[str]:
+    """What the uploads folder holds, but for the running server's claim on it."""
+    return sorted(p.name for p in uploads.iterdir() if p.name != CLAIM) if uploads.exists() else []
+
+
 def upload(client: TestClient, name: str, data: bytes, wait: bool = True):
     return client.post("/api/articles", params={"wait": wait}, files={"file": (name, data, "text/plain")})
 
@@ -138,6 +144,32 @@ def test_upload_ask_and_remove(writable: TestClient) -> None:
     assert refused.status_code == 409 and "not uploaded here" in refused.json()["error"]
 
 
+def test_an_upload_named_like_a_corpus_file_is_its_own_article(writable: TestClient) -> None:
+    # It shared the corpus file's article id, and DELETE found the corpus file first (409, not uploaded here).
+    reply = upload(writable, "library_fire.md", FESTIVAL.encode())
+    assert reply.status_code == 202 and reply.json()["state"] == "done", reply.text
+    rows = [r for r in writable.get("/api/articles").json()["articles"] if r["source"].endswith("library_fire.md")]
+    assert len(rows) == 2 and len({r["id"] for r in rows}) == 2
+    uploaded = next(r for r in rows if r["uploaded"])
+    assert uploaded["source"] != "library_fire.md" and uploaded["source"].endswith("/library_fire.md")
+    removed = writable.delete("/api/articles/library_fire.md", params={"wait": True})
+    assert removed.status_code == 202 and removed.json()["state"] == "done", removed.text
+    rows = [r for r in writable.get("/api/articles").json()["articles"] if r["source"].endswith("library_fire.md")]
+    assert [(r["source"], r["uploaded"]) for r in rows] == [("library_fire.md", False)]
+
+
+def test_an_uploads_folder_that_cannot_be_written_gets_a_clear_503(fixture_index: Path, use_embedder,
+                                                                   tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "uploads"
+    not_a_folder.write_text("a file where the uploads folder should be", encoding="utf-8")
+    client = make_client(fixture_index, use_embedder, upload_dir=not_a_folder)
+    reply = upload(client, "lanterns.txt", FESTIVAL.encode())
+    assert reply.status_code == 503, reply.text
+    assert reply.json() == {"error": f"The server cannot store uploads in {not_a_folder}: it is a file. Set "
+                                     "DALIL_UPLOAD_DIR to a folder the server can write to, and restart it.",
+                            "type": "UploadFolderError"}
+
+
 @pytest.mark.parametrize(("name", "stored"), [("../../etc/passwd.txt", "passwd.txt"), ("..\\x.txt", "x.txt"),
                                                (".hidden.md", "hidden.md"), ("خبر عاجل!.TXT", "خبر_عاجل.txt")])
 def test_upload_names_are_made_safe(writable: TestClient, name: str, stored: str) -> None:
@@ -145,7 +177,7 @@ def test_upload_names_are_made_safe(writable: TestClient, name: str, stored: str
     assert reply.status_code == 202 and reply.json()["file"] == stored, reply.text
     uploads = writable.app.state.library.uploads
     assert (uploads / stored).is_file()
-    assert [p.name for p in uploads.iterdir()] == [stored]
+    assert stored_files(uploads) == [stored]
 
 
 @pytest.mark.parametrize(
@@ -171,7 +203,7 @@ def test_bad_uploads_are_refused_and_change_nothing(fixture_index: Path, use_emb
     assert message in reply.json()["error"]
     assert (copy / "current").resolve() == generation
     uploads = client.app.state.library.uploads
-    assert not uploads.exists() or not list(uploads.iterdir())
+    assert not stored_files(uploads)
     assert client.post("/api/ask", json={"question": PORT_QUESTION}).status_code == 200
 
 
@@ -230,7 +262,7 @@ def test_token_required_when_set(fixture_index: Path, use_embedder, tmp_path: Pa
     assert wrong.status_code == 401 and "API token" in wrong.json()["error"]
     assert wrong.headers["www-authenticate"] == "Bearer"
     assert upload(client, "lanterns.txt", FESTIVAL.encode()).status_code == 401
-    assert not (tmp_path / "up").exists()
+    assert not stored_files(tmp_path / "up")
     assert client.get("/api/articles").status_code == 401
     good = {"Authorization": "Bearer s3cret-token"}
     assert client.post("/api/ask", json=ask, headers=good).status_code == 200

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from index.build import build_index
 from index.store import load_index
 from tests.conftest import ARTICLES
-from tests.test_api import FESTIVAL, make_client, upload
+from tests.test_api import FESTIVAL, make_client, stored_files, upload
 from ui import library as library_module
 from ui.library import Library
 
@@ -24,7 +24,7 @@ def client(fixture_index: Path, use_embedder, tmp_path: Path) -> TestClient:
 
 
 def uploaded_files(client: TestClient) -> list[str]:
-    return sorted(p.name for p in client.app.state.library.uploads.iterdir())
+    return stored_files(client.app.state.library.uploads)
 
 
 def test_the_same_article_twice_or_under_two_names_is_stored_once(client: TestClient) -> None:
@@ -86,9 +86,26 @@ def test_a_killed_servers_leftovers_are_tidied(fixture_assistant, tmp_path: Path
     (uploads / ".removing-0123456789ab-old.txt").write_text("removal never finished", encoding="utf-8")
     (uploads / ".incoming-ffff.txt").write_text("never placed", encoding="utf-8")
     (uploads / ".replaced-0123456789ab-new.txt").write_text("the version before", encoding="utf-8")
-    Library(fixture_assistant, fixture_assistant.settings.model_copy(update={"upload_dir": uploads}))
-    assert sorted(p.name for p in uploads.iterdir()) == ["old.txt"]
+    library = Library(fixture_assistant, fixture_assistant.settings.model_copy(update={"upload_dir": uploads}))
+    library.close()
+    assert stored_files(uploads) == ["old.txt"]
     assert load_index(fixture_assistant.settings.index_dir)  # the index itself is not touched
+
+
+def test_a_second_server_leaves_the_first_ones_uploads_alone(fixture_assistant, tmp_path: Path) -> None:
+    # A second `dalil serve` on the same index (even one about to fail on a port in use) deleted the uploads
+    # the running server had accepted and not yet placed; their jobs then failed with FileNotFoundError.
+    settings = fixture_assistant.settings.model_copy(update={"upload_dir": tmp_path / "uploads"})
+    first = Library(fixture_assistant, settings)
+    try:
+        waiting = settings.uploads_folder / ".incoming-accepted.txt"
+        waiting.write_text("accepted, waiting for the worker", encoding="utf-8")
+        Library(fixture_assistant, settings).close()
+        assert waiting.exists()
+    finally:
+        first.close()
+    Library(fixture_assistant, settings).close()  # with the first one gone, its leftovers are tidied
+    assert not waiting.exists()
 
 
 def test_an_upload_keeps_an_index_in_milvus(articles_copy: Path, use_embedder, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ A generation published by another process (`dalil index`, or the next step of it
 noticed at the next question and loaded the same way, so answers improve while the deep layer fills.
 """
 
+import fcntl
 import logging
 import os
 import threading
@@ -34,6 +35,7 @@ KEEP_FINISHED_JOBS = 100  # finished jobs still answered by GET /api/jobs/{id}; 
 REMOVING, REPLACED = ".removing-", ".replaced-"  # hidden (never indexed) until a job ends
 
 log = logging.getLogger(__name__)
+CLAIM = ".server"  # in the uploads folder: flocked by the server that manages it (claim_uploads)
 
 
 class NotFound(DalilError):
@@ -100,7 +102,9 @@ class Library:
         self._jobs_lock = threading.Lock()  # request threads add jobs while others list them
         self._seen = self._published()  # the generation last loaded (or found damaged and skipped)
         self._following = False  # a load of a newer generation is queued
-        recover_uploads(self.uploads)
+        self._uploads_claim = claim_uploads(self.uploads)
+        if self._uploads_claim is not None:  # else another server's unfinished uploads would be deleted
+            recover_uploads(self.uploads)
         self._verified: tuple = ()  # the index files' stat when last found whole: re-hashed only when it changes
 
     @property
@@ -198,12 +202,18 @@ class Library:
 
     def close(self) -> None:
         self._worker.shutdown(wait=True, cancel_futures=True)
+        if self._uploads_claim is not None:
+            os.close(self._uploads_claim)  # releases the claim
+            self._uploads_claim = None
 
     def _find_file(self, ref: str) -> tuple[str, dict]:
         files = self._assistant.index.manifest["files"]
-        for key, record in files.items():
-            if ref in (record["source"], Path(key).name) or any(a["id"] == ref for a in record["articles"]):
-                return key, record
+        found = [(key, record) for key, record in files.items()
+                 if ref in (record["source"], Path(key).name) or any(a["id"] == ref for a in record["articles"])]
+        # An upload named like a file of the corpus ("a.txt" in both): the upload is the one the API manages.
+        found.sort(key=lambda item: Path(item[0]).parent != self.uploads.resolve())
+        if found:
+            return found[0]
         raise NotFound(f"No indexed article or file '{ref}'.", "See GET /api/articles for ids and files.")
 
     def _job_list(self) -> list[Job]:
@@ -324,6 +334,31 @@ def _stamp(folder: Path) -> tuple:
     """Name, size, mtime and inode of every file in ``folder``: any rewrite of a file changes it."""
     stats = [(str(path), path.stat()) for path in sorted(folder.rglob("*"))]
     return tuple((name, st.st_size, st.st_mtime_ns, st.st_ino) for name, st in stats)
+
+
+def claim_uploads(folder: Path) -> int | None:
+    """Hold the uploads folder for this server while it runs: the descriptor of an flock on ``CLAIM`` in it
+    (gone with the process), or None when the folder cannot be made or another live server holds it.
+
+    Only the holder tidies the folder at start: a second `dalil serve` on the same index (even one that then
+    failed to bind its port) deleted the uploads the first had accepted and not yet placed.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / CLAIM, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:  # read-only, or a file of that name: uploads will say so when one comes
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        log.warning("Another server (pid %s) manages the uploads in %s: its unfinished uploads are left to it.",
+                    holder, folder)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
 
 
 def recover_uploads(folder: Path) -> None:

@@ -11,7 +11,7 @@ import re
 import uuid
 from pathlib import Path
 
-from index.errors import ArticleError
+from index.errors import ArticleError, IndexError_
 from index.loading import SUPPORTED, load_file
 
 MAX_NAME_CHARS = 80
@@ -25,6 +25,10 @@ class UploadTooLarge(ArticleError):
 
 class UnsupportedType(ArticleError):
     """The file is not one of the article formats Dalil reads."""
+
+
+class UploadFolderError(IndexError_):
+    """The server cannot store uploads in its uploads folder (a file of that name, a read-only disk)."""
 
 
 def safe_name(filename: str) -> str:
@@ -66,10 +70,17 @@ def check_upload(folder: Path, filename: str, data: bytes, limit: int) -> tuple[
     """
     name = check_type(filename)
     check_size(len(data), limit)
-    folder.mkdir(parents=True, exist_ok=True)
     # A hidden name: the indexer skips dot-files, so an upload is never read before it is placed.
     incoming = folder / f"{INCOMING}{uuid.uuid4().hex}{Path(name).suffix}"
-    incoming.write_bytes(data)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        incoming.write_bytes(data)
+    except OSError as err:
+        if folder.is_dir():  # a write cut short (a full disk): leave nothing behind
+            incoming.unlink(missing_ok=True)
+        reason = "it is a file" if folder.is_file() else err.strerror
+        raise UploadFolderError(f"The server cannot store uploads in {folder}: {reason}.",
+                                "Set DALIL_UPLOAD_DIR to a folder the server can write to, and restart it.") from None
     try:  # the same checks as `dalil index`: empty, binary, not UTF-8, bad JSONL
         load_file(incoming, name)
     except ArticleError as err:
