@@ -2,8 +2,12 @@
 
 from html.parser import HTMLParser
 
-# Content of these elements is never shown on a page.
-_HIDDEN = {"script", "style", "head", "noscript", "template", "svg", "iframe"}
+# Content of these elements is never shown on a page (a form field's text is not the article's either).
+_HIDDEN = {"script", "style", "head", "noscript", "template", "svg", "iframe", "textarea", "select"}
+# Elements whose end tag may be left out: a `hidden` one cannot be told where it ends, so it is not skipped.
+_OPTIONAL_END = {"p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody", "tfoot",
+                 "colgroup", "caption", "rt", "rp", "html", "body"}
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 # These start a new line or paragraph when rendered.
 _BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article",
           "header", "footer", "blockquote", "pre", "ul", "ol", "table", "figcaption"}
@@ -18,8 +22,14 @@ class _VisibleText(HTMLParser):
         self._hidden = 0
         self._in_title = False
         self._in_h1 = False
+        # An element hidden by its attributes (`hidden`, style display:none) and how deep its own tag nests.
+        self._hidden_element: tuple[str, int] | None = None
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
+        if self._hidden_element and tag == self._hidden_element[0]:
+            self._hidden_element = (tag, self._hidden_element[1] + 1)
+        elif not self._hidden_element and _hidden_by_attributes(tag, attrs):
+            self._hidden_element = (tag, 1)
         if tag == "title":
             self._in_title = True
         elif tag in _HIDDEN:
@@ -30,6 +40,9 @@ class _VisibleText(HTMLParser):
             self.parts.append("\n\n")
 
     def handle_endtag(self, tag: str) -> None:
+        if self._hidden_element and tag == self._hidden_element[0]:
+            depth = self._hidden_element[1] - 1
+            self._hidden_element = (tag, depth) if depth else None
         if tag == "title":
             self._in_title = False
         elif tag in _HIDDEN:
@@ -42,10 +55,19 @@ class _VisibleText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title.append(data)
-        elif not self._hidden:
+        elif not self._hidden and not self._hidden_element:
             self.parts.append(data)
             if self._in_h1:
                 self.heading.append(data)
+
+
+def _hidden_by_attributes(tag: str, attrs: list) -> bool:
+    """``<div hidden>``, ``style="display:none"`` or ``visibility:hidden`` (a cookie notice, a closed menu)."""
+    if tag in _VOID or tag in _OPTIONAL_END:
+        return False
+    values = dict(attrs)
+    style = "".join((values.get("style") or "").lower().split())
+    return "hidden" in values or "display:none" in style or "visibility:hidden" in style
 
 
 def html_title_and_text(html: str) -> tuple[str, str]:

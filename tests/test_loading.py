@@ -39,6 +39,18 @@ def test_html_keeps_visible_text_only() -> None:
     assert "\n\n" in article.text  # paragraphs survive
 
 
+def test_html_leaves_out_what_the_page_hides() -> None:
+    from index.html_text import html_title_and_text
+
+    page = ("<html><body><div hidden>Accept cookies <div>to go on</div> reading</div><p>The mill reopened.</p>"
+            "<span style='DISPLAY: none'>Menu</span><textarea>Your comment</textarea>"
+            "<section style='visibility:hidden'><section>Share</section> this</section>"
+            "<p style='display:none'>A paragraph's end tag may be left out, so it is kept.</p>"
+            "Farmers came.</body></html>")
+    assert html_title_and_text(page)[1] == ("The mill reopened.\n\nA paragraph's end tag may be left out, so it is "
+                                            "kept.\n\nFarmers came.")
+
+
 def test_jsonl_one_article_per_line_with_metadata() -> None:
     first, second = load(ARTICLES / "world" / "briefs.jsonl").articles
     assert first.title == "Train line to Nour Valley opens"
