@@ -75,7 +75,7 @@ class Assistant:
             text, citations = answering.compose(chosen)
             abstained = False
         else:
-            citations = answering.closest_passages(hits, ranked)
+            citations = answering.closest_passages(hits, ranked, min(answering.CLOSEST_PASSAGES, k))
             text = f"{NOT_FOUND} " + " ".join(f"[{c.n}]" for c in citations) + "."
             abstained = True
         timings["total_ms"] = _ms_since(started)

@@ -56,6 +56,12 @@ def test_unanswerable_questions_abstain_and_show_closest(fixture_assistant, ques
     assert len(answer.citations) >= 2
 
 
+def test_an_abstention_shows_no_more_passages_than_k(fixture_assistant) -> None:
+    answer = fixture_assistant.answer("Who won the chess championship in Oslo last year?", k=1)
+    assert answer.abstained and [c.n for c in answer.citations] == [1]
+    assert answer.answer == f"{NOT_FOUND} [1]."
+
+
 def test_json_schema(fixture_assistant) -> None:
     data = fixture_assistant.answer("Who is the library director in Karam?").to_json()
     assert set(data) == {"question", "answer", "abstained", "citations", "timings_ms"}
