@@ -70,7 +70,7 @@ def load_gold(path: Path, max_question_chars: int | None = None) -> list[GoldQue
         The questions in file order.
     """
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # a BOM is read past, as in articles
     except (OSError, UnicodeDecodeError) as err:
         raise GoldError(f"Cannot read the gold file {path}: {err}.", "Give a UTF-8 JSONL file.") from None
     gold, seen = [], {}

@@ -33,6 +33,12 @@ def test_load_gold_defaults_and_ignored_fields(tmp_path: Path) -> None:
     assert (second.id, second.question, second.answerable, second.line) == ("7", "لماذا؟", False, 3)
 
 
+def test_a_gold_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as some Windows editors save UTF-8
+    assert [q.id for q in load_gold(path)] == ["a"]
+
+
 @pytest.mark.parametrize(
     ("bad_line", "message"),
     [
