@@ -124,13 +124,15 @@ class Assistant:
 
     def check_question(self, question: str) -> str:
         """The question stripped, or a ``QuestionError`` saying what is wrong with it."""
-        if not isinstance(question, str) or not question.strip():
-            raise QuestionError("The question is empty.", "Ask a question in English or Arabic.")
-        question = question.strip()
-        if not question.isprintable() and any("\ud800" <= ch <= "\udfff" for ch in question):
+        if isinstance(question, str) and not question.isprintable() and any("\ud800" <= ch <= "\udfff"
+                                                                         for ch in question):
             # A lone surrogate (from a JSON escape or undecodable argv bytes) is not text: no reply could carry it.
             raise QuestionError("The question holds a lone surrogate (U+D800 to U+DFFF), which is not valid text.",
                                 "Send the question as UTF-8 text.")
+        # Nothing visible (only spaces, control characters such as NUL, or invisible marks) is empty too.
+        if not isinstance(question, str) or not any(ch.isprintable() and not ch.isspace() for ch in question):
+            raise QuestionError("The question is empty.", "Ask a question in English or Arabic.")
+        question = question.strip()
         limit = self.settings.max_question_chars
         if len(question) > limit:
             raise QuestionError(f"The question is {len(question):,} characters long; the limit is {limit:,}.",

@@ -91,4 +91,6 @@ class Settings(BaseModel):
         except ValidationError as err:
             first = err.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"Setting '{field}': {first['msg']}.", "Fix the option or DALIL_* variable.") from None
+            given = f" (given: {values[field]!r})" if field in values else ""
+            raise ConfigError(f"Setting '{field}'{given}: {first['msg']}.",
+                              f"Fix the option or DALIL_{field.upper()}.") from None

@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -92,10 +93,24 @@ def test_an_index_folder_that_cannot_be_written_is_one_clear_line(tmp_path: Path
         assert f"The index folder {index_dir} cannot be written" in result.output
 
 
-def test_a_bad_number_in_a_setting_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DALIL_FLAT_MAX", "abc")
+@pytest.mark.parametrize(("variable", "message"), [
+    ("DALIL_FLAT_MAX", "DALIL_FLAT_MAX is 'abc'"),
+    ("DALIL_TOP_K", "Setting 'top_k' (given: 'abc'): Input should be a valid integer"),
+])
+def test_a_bad_number_in_a_setting_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       variable: str, message: str) -> None:
+    monkeypatch.setenv(variable, "abc")
     result = CliRunner().invoke(main, ["index", str(ARTICLES), "--index-dir", str(tmp_path / "ix")])
-    assert result.exit_code == 1 and "DALIL_FLAT_MAX is 'abc'" in result.output, result.output
+    assert result.exit_code == 1 and message in result.output and variable in result.output, result.output
+
+
+def test_serve_on_a_port_in_use_is_one_clear_line(fixture_index: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--port", str(port), "--index-dir", str(fixture_index)])
+    assert result.exit_code == 1, result.output
+    assert f"Cannot listen on 127.0.0.1:{port}: Address already in use." in result.output
+    assert "chat at" not in result.output  # refused before the index is opened
 
 
 def test_damaged_index_is_named_and_ask_fails(tmp_path: Path, fixture_index: Path) -> None:

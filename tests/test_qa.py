@@ -71,7 +71,8 @@ def test_json_schema(fixture_assistant) -> None:
     assert data["timings_ms"]["total_ms"] > 0
 
 
-@pytest.mark.parametrize(("question", "message"), [("", "empty"), ("   \n\t", "empty"), ("؟" * 102_400, "limit")])
+@pytest.mark.parametrize(("question", "message"), [("", "empty"), ("   \n\t", "empty"), ("\x00\u200f", "empty"),
+                                                   ("؟" * 102_400, "limit")])
 def test_bad_questions(fixture_assistant, question: str, message: str) -> None:
     with pytest.raises(QuestionError, match=message):
         fixture_assistant.answer(question)

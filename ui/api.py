@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Req
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -42,7 +42,7 @@ class Question(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(description="The question, in English or Arabic.",
                           examples=["What guarantees did Washington offer Algeria?"])
-    k: int | None = Field(None, ge=1, le=50, description="How many passages to retrieve (default: 5).")
+    k: StrictInt | None = Field(None, ge=1, le=50, description="How many passages to retrieve (default: 5).")
     history: list[Turn] = Field(default_factory=list, max_length=20, description="Earlier turns of the "
                                 "conversation, oldest first: with an LLM, a follow-up is rewritten with them.")
 
