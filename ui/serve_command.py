@@ -1,10 +1,13 @@
 """`dalil serve`: the chat page and the JSON API on one local web server."""
 
+import os
+import socket
 from pathlib import Path
 
 import click
 
 from assistant.cli_options import EMBED_OPTION, INDEX_DIR_OPTION, llm_options, reports_errors
+from index.errors import ConfigError
 
 
 @click.command("serve")
@@ -34,6 +37,7 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None, em
     from assistant.settings import Settings
 
     settings = Settings.load(index_dir=index_dir, embed_model=embed_model, host=host, port=port, **llm)
+    listening = listen(settings.host, settings.port)  # first: a port in use fails before the index is opened
     click.echo(f"dalil: opening the index at {settings.index_dir}", err=True)
     import uvicorn
 
@@ -48,4 +52,16 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None, em
         click.echo(f"dalil: answers written by {library.generator.label} at {library.generator.where}", err=True)
     click.echo(f"dalil: chat at http://{settings.host}:{settings.port}/ , API docs at /docs (Ctrl-C to stop)",
                err=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listening])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port``, or a ``ConfigError`` naming them (uvicorn's own bind error was a
+    log line and exit status 3, after the index had been opened and the chat address printed)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as err:
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        raise ConfigError(f"Cannot listen on {host}:{port}: {reason}.",
+                          "Stop what is using that port, or give another with --port (or DALIL_PORT).") from None
