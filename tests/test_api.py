@@ -85,6 +85,8 @@ def test_arabic_question(client: TestClient) -> None:
         ({"json": {"question": "Who?", "k": 0}}, 422, "k: Input should be greater than or equal to 1"),
         ({"json": {"question": "Who?", "colour": "red"}}, 422, "colour: Extra inputs are not permitted"),
         ({"json": {"question": "Who?", "k": True}}, 422, "k: Input should be a valid integer"),  # not k=1
+        ({"content": b'{"question": "\xff\xfe"}', "headers": {"Content-Type": "application/json"}}, 400,
+         "send JSON in UTF-8"),
         ({"json": {"question": "\u0000\u200b"}}, 400, "The question is empty"),  # nothing visible in it
         ({"json": ["a list"]}, 422, "Invalid request"),
         ({"content": b"x" * 1_100_000, "headers": {"Content-Type": "application/json"}}, 413, "over 1,000,000 bytes"),

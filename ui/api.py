@@ -73,6 +73,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        if err.status_code == 400 and err.detail == "There was an error parsing the body":  # FastAPI's words
+            return error_body("The request body could not be read: send JSON in UTF-8.", "InvalidJSON", 400)
         response = error_body(str(err.detail), "HTTPError", err.status_code)
         for name, value in (err.headers or {}).items():
             response.headers[name] = value
