@@ -16,6 +16,7 @@ matched as before.
 
 import functools
 import gzip
+import logging
 import os
 import re
 import threading
@@ -25,6 +26,7 @@ from pathlib import Path
 from index.normalise import is_arabic
 
 DEFAULT = Path("/usr/share/dictd/freedict-eng-ara")
+log = logging.getLogger(__name__)
 TRANSLATIONS_PER_WORD = 2  # FreeDict gives one for most words; a second rarely adds (harness: ±0.1 point)
 _BASE64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
@@ -137,4 +139,7 @@ def default_dictionary() -> Dictionary | None:
                 _loaded[name] = Dictionary(Path(name))
             except (OSError, ValueError):
                 _loaded[name] = None  # no dictionary, or not one in dictd format: questions are matched as before
+                if "DALIL_DICTIONARY" in os.environ:  # named by the user: say so (the default may be absent)
+                    log.warning("DALIL_DICTIONARY=%s is not a dictd dictionary (%s.index and %s.dict.dz): English "
+                                "questions are matched without one.", name, name, name)
         return _loaded[name]

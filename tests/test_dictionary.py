@@ -67,11 +67,18 @@ def test_an_english_question_gets_its_content_words_in_arabic(words: Path) -> No
 
 
 @pytest.mark.parametrize("setting", ["none", "/nonexistent/eng-ara"])
-def test_without_a_dictionary_questions_are_matched_as_before(setting: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_dictionary_questions_are_matched_as_before(setting: str, monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("DALIL_DICTIONARY", setting)
+    monkeypatch.setattr(dictionary, "_loaded", {})
     assert dictionary.default_dictionary() is None
     question = "How much will the port expansion cost?"
     assert question_tokens(question) == tokenise(question)
+    # A dictionary named that is not there is said once (it was silently not used); "none" is no surprise.
+    warned = [r.getMessage() for r in caplog.records if "DALIL_DICTIONARY" in r.getMessage()]
+    assert warned == ([] if setting == "none" else [f"DALIL_DICTIONARY={setting} is not a dictd dictionary "
+                                                    f"({setting}.index and {setting}.dict.dz): English questions "
+                                                    "are matched without one."])
 
 
 def test_single_letters_are_not_looked_up(words: Path) -> None:
