@@ -66,6 +66,31 @@ def test_the_second_sentence_is_not_the_first_again() -> None:
     assert [c.text for c in choose_sentences(ranked)] == ["The bridge opened on Monday.", "It cost 4 million dinars."]
 
 
+def _ranked(*sentences: str) -> list[Candidate]:
+    """Candidates for ``sentences`` of one passage, best first."""
+    text, spans = "", []
+    for sentence in sentences:
+        spans.append((len(text), len(text) + len(sentence)))
+        text += sentence + " "
+    chunk = Chunk("c", "a", "a.txt", "T", text.strip(), 0, len(text.strip()), tuple(spans))
+    return [Candidate(Hit(chunk, 1.0, 0.5, 0.0), span, 3.0 - i, 0.8, 0.5) for i, span in enumerate(spans)]
+
+
+def test_a_runner_up_too_long_to_fit_is_quoted_cut_short() -> None:
+    from assistant.answering import choose_sentences, compose
+
+    best, runner_up, short = "A" * 299 + ".", "The port will cost " + "eight million dinars " * 12 + "in all.", "Short."
+    chosen = choose_sentences(_ranked(best, runner_up, short))
+    assert [c.text for c in chosen] == [best, runner_up]  # not the weaker sentence that would fit whole
+    text, citations = compose(chosen)
+    assert text.startswith(f"{best} [1] The port will cost eight million") and text.endswith(" … [2]")
+    assert len(text.replace(" [1]", "").replace(" [2]", "")) <= 400
+    assert citations[1].text[citations[1].start:citations[1].end] == runner_up  # the citation keeps it whole
+    # With less than MIN_EXCERPT_CHARS left beside the best, the next sentence that fits whole is taken.
+    longer = "B" * 370 + "."
+    assert [c.text for c in choose_sentences(_ranked(longer, runner_up, short))] == [longer, short]
+
+
 def test_a_short_line_without_end_punctuation_is_never_an_answer() -> None:
     text = "قال رئيس البلدية إن الأشغال ستبدأ في مارس.\nزر الذهاب إلى الأعلى\nوصل الوفد صباح اليوم."
     sentence, button, short = (0, 42), (43, 63), (64, len(text))
