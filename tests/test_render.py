@@ -24,6 +24,12 @@ def citation(n: int = 1, **extra) -> Citation:
         ("بتكلفة 8.8 مليون", f"بتكلفة {LRI}8.8{PDI} مليون"),
         ("زار Joshua Harris الجزائر", f"زار {LRI}Joshua Harris{PDI} الجزائر"),
         ("نص عربي فقط", "نص عربي فقط"),
+        # Brackets stay paired: the run gives up a closing bracket whose opening one is outside it.
+        ("دانيال (Daniel Okoro) إن", f"دانيال ({LRI}Daniel Okoro{PDI}) إن"),
+        ("(سؤال رقم 3)", f"(سؤال رقم {LRI}3{PDI})"),
+        ("بنسبة (أي 40%) فقط", f"بنسبة (أي {LRI}40%{PDI}) فقط"),
+        ("شركة 501(c)(3) غير ربحية", f"شركة {LRI}501(c)(3){PDI} غير ربحية"),  # its own brackets, kept
+        ("قال Jonas (CEO للشركة", f"قال {LRI}Jonas{PDI} (CEO للشركة"),
     ],
 )
 def test_latin_runs_inside_arabic_are_isolated(text: str, expected: str) -> None:

@@ -55,7 +55,20 @@ def isolate(text: str) -> str:
     """``text`` with each Latin run wrapped in bidi isolates when the text holds Arabic (else unchanged)."""
     if not ARABIC.search(text):
         return text
-    return LATIN_RUN.sub(lambda m: f"{LRI}{m.group(0)}{PDI}", text)
+    return LATIN_RUN.sub(_isolated, text)
+
+
+def _isolated(match: re.Match) -> str:
+    """A Latin run in isolates, its brackets balanced inside them: in "دانيال (Daniel Okoro) إن" the run
+    "Daniel Okoro)" took the closing bracket away from its opening one, and the pair showed as "((Daniel Okoro".
+    A bracket left unpaired stays outside, with the Arabic text, whose direction the browser pairs it by."""
+    run = match.group(0)
+    core = run
+    while core.count(")") > core.count("("):
+        core = core[:core.rfind(")")].rstrip()
+    if core.count("(") > core.count(")"):
+        core = core[:core.find("(")].rstrip()
+    return f"{LRI}{core}{PDI}{run[len(core):]}" if core else run
 
 
 def text(value: str) -> str:
