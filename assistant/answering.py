@@ -22,7 +22,7 @@ CLOSEST_PASSAGES = 3  # passages cited when abstaining
 MAX_ANSWER_CHARS = 400
 MIN_EXCERPT_CHARS = 40  # the least room worth quoting a runner-up cut short in (40, 80 or 120: the same figures)
 MIN_SENTENCE_CHARS = 20  # shorter pieces (datelines, "back to top") are never an answer on their own
-# A line of its own this short with no end punctuation is a page's button or label, not a sentence: the seed
+# A line of its own this short with no end punctuation, digit or colon is a page's button or label: the seed
 # article ends with "زر الذهاب إلى الأعلى" ("back to top" button, 20 characters), which e5 found close to any
 # question at all ("How do I bake bread?" was answered with it). No XQuAD or fixture sentence is one.
 MIN_LINE_CHARS = 40
@@ -156,11 +156,13 @@ def _can_answer(chunk: Chunk, span: tuple[int, int]) -> bool:
 
 
 def _is_label(text: str, span: tuple[int, int]) -> bool:
-    """A short line of its own without end punctuation: a button, caption or byline."""
-    before, after = text[:span[0]].rstrip(" \t"), text[span[1]:].lstrip(" \t")
+    """A short line of its own without end punctuation, digits or a colon: a button or a caption. A line such
+    as "Workers hired: 1,200 people" is a fact (a list-style article), and stays."""
+    before, after = text[:span[0]].rstrip(" \t\r"), text[span[1]:].lstrip(" \t\r")  # \r: Windows line ends
     own_line = (not before or before.endswith("\n")) and (not after or after.startswith("\n"))
-    sentence = text[span[0]:span[1]].rstrip("\"'”’»)] ")
-    return own_line and len(sentence) < MIN_LINE_CHARS and not sentence.endswith(_END_PUNCTUATION)
+    sentence = text[span[0]:span[1]].rstrip("\"'”’»)] \r")
+    return (own_line and len(sentence) < MIN_LINE_CHARS and not sentence.endswith(_END_PUNCTUATION)
+            and not any(ch.isdigit() or ch in ":：" for ch in sentence))
 
 
 def _overlap(question_tokens: set[str], tokens: set[str]) -> float:

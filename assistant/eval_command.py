@@ -102,11 +102,13 @@ def eval_command(gold_path: Path, corpus: tuple[Path, ...], index_dir: Path | No
 
 
 def check_writable(target: Path) -> None:
-    """Make ``target``'s folder; refuse a folder or an unwritable place, naming it."""
+    """Make ``target``'s folder and try writing a file there; refuse a folder or an unwritable place, naming it."""
     if target.is_dir():
         raise InputError(f"{target} is a folder.", "Give a file name for the report, e.g. report.json inside it.")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".dalil-eval-"):
+            pass  # the report itself is written only at the end: nothing is left if the run stops before
     except OSError as err:
         raise InputError(f"Cannot write {target}: {err.strerror}.",
                          "Give a path in a folder you can write to.") from None

@@ -30,7 +30,7 @@ from index.embed_cache import (
 from index.embedding import DalilEmbedding
 from index.errors import ArticleError, DeepFillInterrupted, IndexError_, IndexMismatch, IndexMissing
 from index.lexical import TOKENISER_VERSION, LexicalIndex, tokenise
-from index.loading import LoadedFile, find_files, load_file, load_if_changed
+from index.loading import LoadedFile, find_files, load_if_changed
 from index.normalise import NORMALISER_VERSION
 from index.records import Chunk
 from index.sentence_layer import SentenceLayer
@@ -126,9 +126,10 @@ def build_index(paths: list[Path], index_dir: Path, embedder: DalilEmbedding, *,
             return report  # already up to date: nothing to load or write
         previous = _previous_index(index_dir, settings) if manifest else None
         if previous is not None and not _stored_in_place(previous):
+            report.notes, report.skipped = [], []
+            loaded = _load_all(paths, report, skip_bad, {})  # every file read again, its notes and checks too
             report.notes.append("The index held some files twice (written before each file was indexed once); "
                                 "every file was read again.")
-            loaded = [load_file(item.path, item.source) if item.unchanged else item for item in loaded]
             previous = None  # its rows are not reused; the embedding cache still spares re-embedding
         cache = EmbeddingCache(index_dir / EMBED_CACHE, embedder)  # its keys read once for the whole build
         chunks, new_vectors, sources, deep_layer, sentences = _assemble(loaded, previous, embedder, deep_embedder,
@@ -285,7 +286,11 @@ def _up_to_date(manifest: dict, loaded: list[LoadedFile], deep_id: str | None, m
     """Same files with the same hashes, the sentence vectors and the deep layer asked for complete, the same
     dense store: nothing to do."""
     deep_done, sentences = manifest.get("deep") or {}, manifest.get("sentences") or {}
+    # A file indexed twice by a build before find_files kept each once leaves more passages than its records
+    # count (see _stored_in_place): not up to date, whatever the files.
+    counted = sum(record["passages"] for record in manifest["files"].values())
     return (len(loaded) == len(manifest["files"]) and all(item.unchanged for item in loaded)
+            and counted == manifest.get("counts", {}).get("passages", counted)
             and sentences.get("done") == sentences.get("passages")
             and deep_done.get("id") == deep_id and deep_done.get("done") == deep_done.get("passages")
             and not milvus.store_moved(manifest, milvus_uri) and not milvus.deep_collection_missing(manifest, deep_id)

@@ -84,14 +84,17 @@ class Dictionary:
         if is_arabic(question):
             return ""
         # Single letters ("U.S." read as U and S) would bring their dictionary definitions ("the 21st letter").
-        words = [w for w in _WORD.findall(question) if len(w) > 1 and (w.isupper() or w.lower() not in STOPWORDS)]
-        return " ".join(t for w in words for t in self.translations(w)[:_wanted(w)])
+        shouted = question.isupper()
+        words = [w for w in _WORD.findall(question)
+                 if len(w) > 1 and (_acronym(w, shouted) or w.lower() not in STOPWORDS)]
+        return " ".join(t for w in words
+                        for t in self.translations(w)[:1 if _acronym(w, shouted) else TRANSLATIONS_PER_WORD])
 
 
-def _wanted(word: str) -> int:
-    """How many translations to keep: an acronym ("US", "UN") has one meaning; the dictionary's second sense is
-    the lower-case word's ("us" -> نحن, "un-" the prefix)."""
-    return 1 if word.isupper() else TRANSLATIONS_PER_WORD
+def _acronym(word: str, shouted: bool) -> bool:
+    """An all-capitals word ("US", "UN") in a question not all in capitals: one meaning, its first sense (the
+    dictionary's second is the lower-case word's: "us" -> نحن, "un-" the prefix)."""
+    return word.isupper() and not shouted
 
 
 def _translations(entry: str) -> list[str]:

@@ -22,14 +22,16 @@ class _VisibleText(HTMLParser):
         self._hidden = 0
         self._in_title = False
         self._in_h1 = False
-        # An element hidden by its attributes (`hidden`, style display:none) and how deep its own tag nests.
-        self._hidden_element: tuple[str, int] | None = None
+        # The open elements, and the depth of one hidden by its attributes (`hidden`, style display:none): it
+        # ends with its own end tag or with any enclosing element's, as a browser closes an unclosed <span>.
+        self._open: list[str] = []
+        self._hidden_at: int | None = None
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
-        if self._hidden_element and tag == self._hidden_element[0]:
-            self._hidden_element = (tag, self._hidden_element[1] + 1)
-        elif not self._hidden_element and _hidden_by_attributes(tag, attrs):
-            self._hidden_element = (tag, 1)
+        if tag not in _VOID:
+            if self._hidden_at is None and _hidden_by_attributes(tag, attrs):
+                self._hidden_at = len(self._open)
+            self._open.append(tag)
         if tag == "title":
             self._in_title = True
         elif tag in _HIDDEN:
@@ -40,9 +42,10 @@ class _VisibleText(HTMLParser):
             self.parts.append("\n\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if self._hidden_element and tag == self._hidden_element[0]:
-            depth = self._hidden_element[1] - 1
-            self._hidden_element = (tag, depth) if depth else None
+        if tag in self._open:  # closes it and whatever was left open inside it
+            del self._open[len(self._open) - 1 - self._open[::-1].index(tag):]
+            if self._hidden_at is not None and len(self._open) <= self._hidden_at:
+                self._hidden_at = None
         if tag == "title":
             self._in_title = False
         elif tag in _HIDDEN:
@@ -55,7 +58,7 @@ class _VisibleText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title.append(data)
-        elif not self._hidden and not self._hidden_element:
+        elif not self._hidden and self._hidden_at is None:
             self.parts.append(data)
             if self._in_h1:
                 self.heading.append(data)

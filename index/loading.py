@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,26 +69,30 @@ def _distinct(found: list[tuple[Path, str, Path]]) -> list[tuple[Path, str]]:
     of the corpus) was indexed twice under the resolved path that keys the manifest, and the next update
     matched passages to the wrong files: articles lost, old versions kept. The real file is kept rather
     than a symlink to it. Two different files with the same source name ("news.txt" in two folders given)
-    would share an article id and a citation name: the later one is named with its folder too.
+    would share an article id and a citation name: the later one is named with its folder too, or with as
+    much of its path as tells it apart.
     """
-    by_file: dict[Path, tuple[Path, str, Path]] = {}
+    by_file: dict[Path, tuple[Path, str, Path]] = {}  # resolved path -> the entry kept, in first-seen order
     for entry in found:
         key = entry[0].resolve()
-        if key not in by_file or (by_file[key][0].is_symlink() and not entry[0].is_symlink()):
+        if key not in by_file:
             by_file[key] = entry
-    order = {key: i for i, key in reversed(list(enumerate(e[0].resolve() for e in found)))}
-    kept = sorted(by_file.items(), key=lambda item: order[item[0]])
+        elif by_file[key][0].is_symlink() and not entry[0].is_symlink():
+            by_file[key] = entry  # keeps the first-seen place in the order
     named: list[tuple[Path, str]] = []
     taken: set[str] = set()
-    for _, (path, source, given) in kept:
-        if source in taken:
-            folder = given if given.is_dir() else path.parent
-            source = f"{folder.resolve().name}/{source}"
-        if source in taken:
-            source = path.as_posix()
+    for key, (path, source, given) in by_file.items():
+        source = next(name for name in _names(source, given, key) if name not in taken)
         taken.add(source)
         named.append((path, source))
     return named
+
+
+def _names(source: str, given: Path, key: Path) -> Iterator[str]:
+    """Names for a file, shortest first: its own, with its folder's name, then ever more of its real path."""
+    yield source
+    yield f"{(given if given.is_dir() else given.parent).resolve().name}/{source}"
+    yield from ("/".join(key.parts[-n:]) for n in range(2, len(key.parts) + 1))
 
 
 def load_file(path: Path, source: str) -> LoadedFile:

@@ -99,3 +99,12 @@ def test_a_short_line_without_end_punctuation_is_never_an_answer() -> None:
     assert _can_answer(chunk, sentence)
     assert not _can_answer(chunk, button)  # a page's "back to top" button, 20 characters
     assert _can_answer(chunk, short)  # as short, but a sentence: it ends with a full stop
+    # The same with Windows line ends; and a short fact line of a list-style article is an answer.
+    crlf = text.replace("\n", "\r\n")
+    spans = (sentence, (button[0] + 1, button[1] + 1), (short[0] + 2, short[1] + 2))
+    assert crlf[spans[1][0]:spans[1][1]] == "زر الذهاب إلى الأعلى"
+    assert not _can_answer(Chunk("c", "a", "a.txt", "عنوان", crlf, 0, len(crlf), spans), spans[1])
+    facts = "The ministry published the figures.\nWorkers hired: 1,200 people\nBudget: 4.5 billion dinars"
+    lines = ((0, 35), (36, 63), (64, len(facts)))
+    assert [facts[a:b] for a, b in lines][1] == "Workers hired: 1,200 people"
+    assert all(_can_answer(Chunk("c", "a", "a.txt", "T", facts, 0, len(facts), lines), line) for line in lines)

@@ -134,21 +134,38 @@ def test_a_file_reached_twice_is_indexed_once_and_updates_stay_right(tmp_path: P
                                                  "world/olive_harvest.html"}
 
 
+@pytest.mark.parametrize("change", [True, False])
 def test_an_index_that_holds_a_file_twice_is_put_right_by_the_next_update(
-        tmp_path: Path, articles_copy: Path, counting, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, articles_copy: Path, counting, monkeypatch: pytest.MonkeyPatch, change: bool) -> None:
     from index import build
 
-    real = build.find_files
-    with monkeypatch.context() as patch:  # as builds before the fix wrote it: the folder's files twice
-        patch.setattr(build, "find_files", lambda paths: real(paths) + real(paths))
+    link = articles_copy / "fire-link.md"
+    link.symlink_to(articles_copy / "library_fire.md")
+    with monkeypatch.context() as patch:  # as builds before the fix wrote it: the symlinked file twice
+        patch.setattr(build, "find_files", lambda paths: [(path, path.relative_to(paths[0]).as_posix())
+                                                          for path in sorted(paths[0].rglob("*.*"))])
         build_index([articles_copy], tmp_path / "index", counting)
-    assert len(load_index(tmp_path / "index").chunks) == 2 * 9
-    port = articles_copy / "port_expansion.txt"
-    port.write_text(port.read_text(encoding="utf-8").replace("1200", "1300"), encoding="utf-8")
-    build_index([articles_copy], tmp_path / "index", counting)
+    assert len(load_index(tmp_path / "index").chunks) == 11
+    if change:
+        port = articles_copy / "port_expansion.txt"
+        port.write_text(port.read_text(encoding="utf-8").replace("1200", "1300"), encoding="utf-8")
+    report = build_index([articles_copy], tmp_path / "index", counting)  # with nothing changed too
+    assert report.written and any("held some files twice" in note for note in report.notes)
     index = load_index(tmp_path / "index")
     one_index_per_file(index)
-    assert len(index.chunks) == 9 and "1300" in " ".join(c.text for c in index.chunks)
+    assert len(index.chunks) == 9 and "fire-link.md" not in {c.source for c in index.chunks}
+    assert ("1300" in " ".join(c.text for c in index.chunks)) == change
+
+
+def test_names_that_collide_three_ways_are_all_told_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.loading import find_files
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("A/news.txt", "A/b/news.txt", "b/news.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(f"News\n\nThe text of {name}.\n", encoding="utf-8")
+    sources = [source for _, source in find_files([Path("A"), Path("b")])]
+    assert len(set(sources)) == 3 and sources[:2] == ["b/news.txt", "news.txt"]  # "b/news.txt" is A's
 
 
 def test_files_of_the_same_name_in_two_folders_keep_apart(tmp_path: Path, counting) -> None:

@@ -109,7 +109,7 @@ def test_serve_on_a_port_in_use_is_one_clear_line(fixture_index: Path) -> None:
         port = taken.getsockname()[1]
         result = CliRunner().invoke(main, ["serve", "--port", str(port), "--index-dir", str(fixture_index)])
     assert result.exit_code == 1, result.output
-    assert f"Cannot listen on 127.0.0.1:{port}: Address already in use." in result.output
+    assert f"Cannot listen on 127.0.0.1:{port}: the port is in use." in result.output
     assert "chat at" not in result.output  # refused before the index is opened
 
 

@@ -1,6 +1,7 @@
 """A damaged index seen by the surfaces: `dalil ask` and `dalil serve` refuse it; a running server reports it."""
 
 import shutil
+import socket
 from pathlib import Path
 
 import httpx
@@ -26,11 +27,13 @@ def index_copy(fixture_index: Path, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(("name", "how"), [("lexical/frequencies.npz", "zero"),
                                            ("lexical/vocabulary.json", "truncate"), ("chunks.jsonl", "delete")])
-@pytest.mark.parametrize("command", [["ask", QUESTION], ["serve", "--port", "9"]])
+@pytest.mark.parametrize("command", [["ask", QUESTION], ["serve", "--port", "PORT"]])
 def test_ask_and_serve_refuse_a_damaged_index(index_copy: Path, name: str, how: str, command: list[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """tests/test_build.py covers loading every file; here the commands' one line (BM25 files included)."""
-    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: pytest.fail("dalil serve served a damaged index"))
+    monkeypatch.setattr("uvicorn.Server.run", lambda *args, **kwargs: pytest.fail("dalil serve served a damaged index"))
+    with socket.create_server(("127.0.0.1", 0)) as probe:  # a free port (serve binds it before opening the index)
+        command = [str(probe.getsockname()[1]) if part == "PORT" else part for part in command]
     damage.damage(current_generation(index_copy) / name, how)
     result = CliRunner().invoke(main, [*command, "--index-dir", str(index_copy)])
     assert result.exit_code == 1, result.output

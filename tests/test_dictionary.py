@@ -90,6 +90,8 @@ def test_pronouns_are_skipped_and_an_acronym_keeps_its_first_sense(words: Path) 
     # "us" and "their" would match every article that says نحن / هم; "US" is the United States, not "we".
     assert found.arabic_words("Did their port cost us much?") == "الميناء التكلفة"
     assert found.arabic_words("What did the US port cost?") == "الولايات المتّحدة الميناء التكلفة"
+    # A question all in capitals is not all acronyms: its function words are still skipped.
+    assert found.arabic_words("WHAT DID THEIR PORT COST US?") == "الميناء التكلفة"
 
 
 @pytest.mark.parametrize("damage", ["not gzip", "a corrupt stream"])

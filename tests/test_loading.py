@@ -49,6 +49,9 @@ def test_html_leaves_out_what_the_page_hides() -> None:
             "Farmers came.</body></html>")
     assert html_title_and_text(page)[1] == ("The mill reopened.\n\nA paragraph's end tag may be left out, so it is "
                                             "kept.\n\nFarmers came.")
+    # A hidden element left unclosed ends with the element around it, not with the page.
+    unclosed = "<nav>Home<span style='display:none'>Menu</nav><article><p>The mill reopened.</p></article>"
+    assert html_title_and_text(unclosed)[1] == "Home\n\nThe mill reopened."
 
 
 def test_jsonl_one_article_per_line_with_metadata() -> None:

@@ -1,13 +1,18 @@
 """`dalil serve`: the chat page and the JSON API on one local web server."""
 
+import errno
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from assistant.cli_options import EMBED_OPTION, INDEX_DIR_OPTION, llm_options, reports_errors
 from index.errors import ConfigError
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 
 @click.command("serve")
@@ -38,6 +43,14 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None, em
 
     settings = Settings.load(index_dir=index_dir, embed_model=embed_model, host=host, port=port, **llm)
     listening = listen(settings.host, settings.port)  # first: a port in use fails before the index is opened
+    try:
+        serve(settings, listening)
+    finally:
+        listening.close()
+
+
+def serve(settings: "Settings", listening: socket.socket) -> None:
+    """Open the index and serve it on ``listening`` until Ctrl-C."""
     click.echo(f"dalil: opening the index at {settings.index_dir}", err=True)
     import uvicorn
 
@@ -60,8 +73,14 @@ def listen(host: str, port: int) -> socket.socket:
     log line and exit status 3, after the index had been opened and the chat address printed)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        return socket.create_server((host, port), family=family)
+        return socket.create_server((host.strip("[]"), port), family=family)
     except OSError as err:
-        reason = os.strerror(err.errno) if err.errno else str(err)
+        if err.errno == errno.EADDRINUSE:
+            raise ConfigError(f"Cannot listen on {host}:{port}: the port is in use.",
+                              "Stop what is using it, or give another with --port (or DALIL_PORT).") from None
+        # A name that does not resolve (socket.gaierror: its errno is negative) or an address not of this machine.
+        reason = os.strerror(err.errno) if isinstance(err.errno, int) and err.errno > 0 else err.strerror or str(err)
+        reason = reason.split(" (while attempting")[0]  # socket.create_server's own addition
         raise ConfigError(f"Cannot listen on {host}:{port}: {reason}.",
-                          "Stop what is using that port, or give another with --port (or DALIL_PORT).") from None
+                          "Give --host (or DALIL_HOST) an address of this machine, e.g. 127.0.0.1 or 0.0.0.0.",
+                          ) from None
