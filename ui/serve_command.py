@@ -42,15 +42,12 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None, em
     from assistant.settings import Settings
 
     settings = Settings.load(index_dir=index_dir, embed_model=embed_model, host=host, port=port, **llm)
-    listening = listen(settings.host, settings.port)  # first: a port in use fails before the index is opened
-    try:
-        serve(settings, listening)
-    finally:
-        listening.close()
+    check_port(settings.host, settings.port)  # first: a port in use fails before the index is opened
+    serve(settings)
 
 
-def serve(settings: "Settings", listening: socket.socket) -> None:
-    """Open the index and serve it on ``listening`` until Ctrl-C."""
+def serve(settings: "Settings") -> None:
+    """Open the index and serve it until Ctrl-C."""
     click.echo(f"dalil: opening the index at {settings.index_dir}", err=True)
     import uvicorn
 
@@ -65,15 +62,20 @@ def serve(settings: "Settings", listening: socket.socket) -> None:
         click.echo(f"dalil: answers written by {library.generator.label} at {library.generator.where}", err=True)
     click.echo(f"dalil: chat at http://{settings.host}:{settings.port}/ , API docs at /docs (Ctrl-C to stop)",
                err=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listening])
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A socket listening on ``host:port``, or a ``ConfigError`` naming them (uvicorn's own bind error was a
-    log line and exit status 3, after the index had been opened and the chat address printed)."""
+def check_port(host: str, port: int) -> None:
+    """A ``ConfigError`` naming ``host:port`` when a server cannot listen there (uvicorn's own bind error was a
+    log line and exit status 3, after the index had been opened and the chat address printed).
+
+    Only a probe: the socket is closed again and uvicorn binds its own. Handing this one over to uvicorn
+    (``Server.run(sockets=...)``) left one streamed chat answer in four hanging in the browser test
+    (tests/test_browser_llm.py), never with uvicorn's own socket.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        return socket.create_server((host.strip("[]"), port), family=family)
+        socket.create_server((host.strip("[]"), port), family=family).close()
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
             raise ConfigError(f"Cannot listen on {host}:{port}: the port is in use.",
