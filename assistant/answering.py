@@ -19,6 +19,10 @@ from index.sentence_layer import SentenceLayer
 # passage when retrieval misses, and the sentence score still favours the top passages (PASSAGE_WEIGHT).
 ANSWER_PASSAGES = 5
 CLOSEST_PASSAGES = 3  # passages cited when abstaining
+# An abstention says so in the question's language (an Arabic question got the English sentence); the LLM is
+# told the same words (assistant/prompts.py).
+NOT_FOUND = {"en": "The articles do not answer this question.", "ar": "لا تجيب المقالات عن هذا السؤال."}
+CLOSEST_LABEL = {"en": "The closest passages are", "ar": "أقرب المقاطع إليه"}
 MAX_ANSWER_CHARS = 400
 MIN_EXCERPT_CHARS = 40  # the least room worth quoting a runner-up cut short in (40, 80 or 120: the same figures)
 MIN_SENTENCE_CHARS = 20  # shorter pieces (datelines, "back to top") are never an answer on their own
@@ -214,6 +218,13 @@ def compose(chosen: list[Candidate]) -> tuple[str, list[Citation]]:
         parts.append(f"{quoted} [{n}]")
         room -= len(quoted) + 8
     return " ".join(parts), citations
+
+
+def not_found_answer(arabic: bool, numbers: list[int]) -> str:
+    """An abstention's text in the question's language, pointing at the closest passages by number."""
+    language = "ar" if arabic else "en"
+    markers = " ".join(f"[{n}]" for n in numbers)
+    return f"{NOT_FOUND[language]} {CLOSEST_LABEL[language]} {markers}." if numbers else NOT_FOUND[language]
 
 
 def closest_passages(hits: list[Hit], ranked: list[Candidate], count: int = CLOSEST_PASSAGES) -> list[Citation]:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from assistant import grounding, prompts
+from assistant import answering, grounding, prompts
 from assistant.grounding import MarkerFilter
 from assistant.llm import LLMSpec, llm_spec, make_llm
 from assistant.qa import Assistant
@@ -26,7 +26,6 @@ CLOSEST_PASSAGES = 3  # passages listed when the model says the articles do not 
 # Letters of answer read before a wrong-language answer is stopped early (an Arabic answer may open with a
 # Latin name); the whole answer is checked again at the end.
 EARLY_LANGUAGE_LETTERS = 80
-CLOSEST_LABEL = {"en": "The closest passages are", "ar": "أقرب المقاطع إليه"}
 SHOWN = "the extracted answer is shown instead."
 NOTICE_NO_MARKERS = f"The model's answer cited none of the passages, so {SHOWN}"
 NOTICE_INVENTED = "The model cited only passages that were not retrieved ({numbers}), so " + SHOWN
@@ -152,13 +151,10 @@ class Generator:
     def _not_found(self, assistant: Assistant, extractive: Answer, hits: list[Hit], searched: str,
                    arabic: bool) -> Answer:
         """The model's "the articles do not answer": abstained, listing the closest passages."""
-        language = prompts.language_of(arabic)
         support = grounding.supporter(searched, assistant)
         closest = [Citation.from_chunk(n, hit.chunk, support(hit).span, hit.score)
                    for n, hit in enumerate(hits[:CLOSEST_PASSAGES], start=1)]
-        markers = " ".join(f"[{c.n}]" for c in closest)
-        text = f"{prompts.NOT_FOUND[language]} {CLOSEST_LABEL[language]} {markers}." if closest \
-            else prompts.NOT_FOUND[language]
+        text = answering.not_found_answer(arabic, [c.n for c in closest])
         return replace(extractive, answer=text, abstained=True, citations=closest, llm=self.label, generated=True)
 
     def _fallback(self, extractive: Answer, notice: str, rewritten: str | None) -> Answer:

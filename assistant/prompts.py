@@ -2,10 +2,11 @@
 
 from llama_index.core.llms import ChatMessage, MessageRole
 
+from assistant.answering import NOT_FOUND
 from index.records import Chunk
 
 # The fixed phrase, one per answer language; the model is told to write exactly the one for the question.
-NOT_FOUND = {"en": "The articles do not answer this question.", "ar": "لا تجيب المقالات عن هذا السؤال."}
+
 PASSAGE_CHARS = 1500  # a passage longer than this is cut in the prompt (chunks are ~1,000 characters)
 HISTORY_TURNS = 3  # conversation turns given to the follow-up rewrite
 HISTORY_ANSWER_CHARS = 400

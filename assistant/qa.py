@@ -15,12 +15,13 @@ from index.build import Progress, build_index
 from index.embedding import DEFAULT_EMBEDDER, DalilEmbedding, cpu_count, embedder_id, load_embedder, one_blas_thread
 from index.errors import IndexMismatch, IndexMissing, QuestionError
 from index.lexical import question_tokens, tokenise
+from index.normalise import is_arabic
 from index.store import PassageIndex, load_index, read_manifest
 
 # The deep layer of a new index (assistant/retrieval.py: e5 finds the right passage far more often).
 DEFAULT_DEEP_MODEL = "e5"
 
-NOT_FOUND = "The articles do not answer this question. The closest passages are"
+NOT_FOUND = f"{answering.NOT_FOUND['en']} {answering.CLOSEST_LABEL['en']}"  # an English question's abstention
 
 
 class Assistant:
@@ -76,7 +77,7 @@ class Assistant:
             abstained = False
         else:
             citations = answering.closest_passages(hits, ranked, min(answering.CLOSEST_PASSAGES, k))
-            text = f"{NOT_FOUND} " + " ".join(f"[{c.n}]" for c in citations) + "."
+            text = answering.not_found_answer(is_arabic(question), [c.n for c in citations])
             abstained = True
         timings["total_ms"] = _ms_since(started)
         timings["answer_ms"] = timings["total_ms"] - timings["embed_ms"] - timings["retrieve_ms"]

@@ -131,6 +131,12 @@ def check_seed_question(page, server: str) -> None:
         # The Arabic answer and passages read right-to-left, aligned to their start, whatever the question.
         assert direction(paragraph) == "rtl" and direction(answer.locator(".dalil-passage .dalil-text").first) == "rtl"
         assert paragraph.evaluate("e => getComputedStyle(e).unicodeBidi") == "plaintext"
+        # The passage's header line too: its "[1]" at the right end (it sat on the left, the title being isolated).
+        meta = answer.locator(".dalil-passage .dalil-meta").first
+        line, number = meta.bounding_box(), meta.locator(".dalil-num").bounding_box()
+        assert number["x"] + number["width"] > line["x"] + 0.9 * line["width"], (line, number)
+    # No copy button: it copied the message's HTML, not its text.
+    assert page.locator("#dalil-chat [aria-label='Copy message'], #dalil-chat [title='Copy message']").count() == 0
     users = page.locator(".dalil-user")
     assert direction(users.nth(0)) == "ltr" and direction(users.nth(1)) == "rtl"
     assert users.nth(0).inner_text().strip() == ENGLISH

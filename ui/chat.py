@@ -4,6 +4,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from functools import partial
+from html import escape
 from pathlib import Path
 
 import gradio as gr
@@ -44,8 +45,10 @@ def build_chat(library: Library) -> gr.Blocks:
 
 
 def chat_tab(library: Library) -> None:
+    # No copy button: a message is the HTML it is shown with (markers, highlights, isolates), and copying gave
+    # that markup; selecting the text copies what is read.
     chatbot = gr.Chatbot(label="Dalil", elem_id="dalil-chat", height=620, latex_delimiters=[],
-                         feedback_options=None, sanitize_html=True, buttons=["copy"])
+                         feedback_options=None, sanitize_html=True, buttons=[])
     question = gr.Textbox(label="Question", placeholder="Ask about the articles, in English or Arabic",
                           elem_id="dalil-question", lines=1, max_lines=4, submit_btn="Ask")
     gr.Examples(EXAMPLES, inputs=question, label="Examples")
@@ -63,14 +66,15 @@ def respond(library: Library, question: str, history: list[dict]) -> tuple[str, 
     """Append the question and its rendered answer (or a clear message) to the conversation."""
     history = list(history or [])
     if not (question or "").strip():
+        gr.Warning("Type a question first, in English or Arabic.")
         return "", history
     history.append({"role": "user", "content": render.question_html(question)})
     try:
         answer = library.answer(question)
-        content = render.answer_html(answer, key=uuid.uuid4().hex[:8])
-    except DalilError as err:
-        content = render.error_html(str(err))
-    history.append({"role": "assistant", "content": content})
+    except DalilError as err:  # the question stays in the box, to be shortened or corrected
+        history.append({"role": "assistant", "content": render.error_html(str(err))})
+        return question, history
+    history.append({"role": "assistant", "content": render.answer_html(answer, key=uuid.uuid4().hex[:8])})
     return "", history
 
 
@@ -137,4 +141,7 @@ def progress_text(job) -> str:
 
 def status_html(message: str, state: str, done: int = 0, total: int = 0) -> str:
     bar = f'<progress value="{done}" max="{total}"></progress> ' if state == "indexing" and total else ""
-    return f'<div class="dalil-status {state}" dir="auto" data-state="{state}">{bar}{render.text(message)}</div>'
+    # Left to right: the messages are English sentences, and one opening with a quoted Arabic file name was laid
+    # out right to left ("auto") and read scrambled.
+    message = escape(message).replace("\n", "<br>")  # no isolates: Arabic names sit in an English line here
+    return f'<div class="dalil-status {state}" dir="ltr" data-state="{state}">{bar}{message}</div>'

@@ -4,6 +4,8 @@ rewritten with the earlier turns before retrieval (the rewritten question is sho
 import uuid
 from collections.abc import Iterator
 
+import gradio as gr
+
 from index.errors import DalilError
 from ui import render
 from ui.library import Library
@@ -17,6 +19,7 @@ def respond_stream(library: Library, question: str, history: list[dict],
     """Yield the conversation as the answer is written: partial text, then the answer with its passages."""
     history, turns = list(history or []), list(turns or [])
     if not (question or "").strip():
+        gr.Warning("Type a question first, in English or Arabic.")
         yield "", history, turns
         return
     history.append({"role": "user", "content": render.question_html(question)})
@@ -37,6 +40,6 @@ def respond_stream(library: Library, question: str, history: list[dict],
                 return
             history[-1] = {"role": "assistant", "content": render.streaming_html(written, searched)}
             yield "", history, turns
-    except DalilError as err:
+    except DalilError as err:  # the question stays in the box, to be shortened or corrected
         history[-1] = {"role": "assistant", "content": render.error_html(str(err))}
-        yield "", history, turns
+        yield question, history, turns

@@ -252,9 +252,9 @@ class Library:
         for record in self._assistant.index.manifest["files"].values():
             if record["sha256"] == digest:
                 incoming.unlink()
-                return FileChange(self.uploads / job.file,
-                                  nothing_to_do=f"'{job.file}' holds the same text as '{record['source']}', which "
-                                                "is indexed already: nothing changed.")
+                same = f"'{job.file}' is indexed already with this text" if record["source"] == job.file else \
+                    f"'{job.file}' holds the same text as '{record['source']}', which is indexed already"
+                return FileChange(self.uploads / job.file, nothing_to_do=f"{same}: nothing changed.")
         path, parked = place_upload(incoming, job.file, self.uploads / f"{REPLACED}{job.id}-{job.file}")
         return FileChange(path, parked=parked, new=parked is None)
 

@@ -11,6 +11,7 @@ import re
 from html import escape
 
 from assistant.records import MARKER, Answer, Citation
+from index.normalise import is_arabic
 
 LRI, FSI, PDI = "\u2066", "\u2068", "\u2069"  # left-to-right / first-strong isolate ... pop isolate
 ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
@@ -19,7 +20,8 @@ LATIN = r"A-Za-z0-9\u00c0-\u024f"
 LATIN_RUN = re.compile(rf"[{LATIN}](?:[{LATIN} ._\-/:@()+,'#%&=?]*[{LATIN})])?")
 NOT_FOUND_LABEL = "Not found in the articles"
 CSS = """
-.dalil-text, .dalil-answer p, .dalil-passage, .dalil-meta, .dalil-user { unicode-bidi: plaintext; text-align: start; }
+.dalil-text, .dalil-answer p, .dalil-passage, .dalil-user { unicode-bidi: plaintext; text-align: start; }
+.dalil-meta { text-align: start; }
 .dalil-answer.abstained { border-inline-start: 4px solid #d97706; padding-inline-start: .6em; }
 .dalil-badge { display: inline-block; background: #fef3c7; color: #92400e; border-radius: 4px;
   padding: 0 .4em; font-size: .85em; font-weight: 600; }
@@ -138,7 +140,7 @@ def passage_html(citations: Citation | list[Citation], key: str) -> str:
     extra_anchors = "".join(f'<span id="{_anchor(key, n)}"></span>' for n in numbers[1:])
     labels = " ".join(f"[{n}]" for n in numbers)
     return (f'<li class="dalil-passage" id="{_anchor(key, numbers[0])}">{extra_anchors}'
-            f'<div class="dalil-meta" dir="auto"><span class="dalil-num">{labels}</span> '
+            f'<div class="dalil-meta" dir="{_direction(first.text)}"><span class="dalil-num">{labels}</span> '
             f'{_meta(first)}</div><div class="dalil-text" dir="auto">{"".join(body)}</div></li>')
 
 
@@ -183,6 +185,13 @@ def _meta(citation: Citation) -> str:
     if url.startswith(("http://", "https://")):  # never a javascript: or data: link
         parts.append(f'<a href="{escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">link</a>')
     return " · ".join(parts)
+
+
+def _direction(passage: str) -> str:
+    """The direction of a passage's header line: its passage's. Left to the browser ("auto"), a header whose
+    title and file name sit in isolates has no strong letter outside them, and an Arabic passage's "[1]"
+    went to the left."""
+    return "rtl" if is_arabic(passage) else "ltr"
 
 
 def _anchor(key: str, n: int) -> str:
