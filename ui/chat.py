@@ -50,7 +50,8 @@ def chat_tab(library: Library) -> None:
     chatbot = gr.Chatbot(label="Dalil", elem_id="dalil-chat", height=620, latex_delimiters=[],
                          feedback_options=None, sanitize_html=True, buttons=[])
     question = gr.Textbox(label="Question", placeholder="Ask about the articles, in English or Arabic",
-                          elem_id="dalil-question", lines=1, max_lines=4, submit_btn="Ask")
+                          elem_id="dalil-question", lines=1, max_lines=4, submit_btn="Ask",
+                          max_length=library.settings.max_question_chars)
     gr.Examples(EXAMPLES, inputs=question, label="Examples")
     if library.generator is not None:  # LLM-written answers, streamed, with follow-ups (ui/chat_stream.py)
         turns = gr.State([])
