@@ -22,7 +22,6 @@ from index.errors import LLMError, LLMTimeout
 from index.normalise import is_arabic
 
 PROMPT_PASSAGES = 5  # passages numbered in the prompt (the extractive answer reads the same top 5)
-CLOSEST_PASSAGES = 3  # passages listed when the model says the articles do not answer
 # Letters of answer read before a wrong-language answer is stopped early (an Arabic answer may open with a
 # Latin name); the whole answer is checked again at the end.
 EARLY_LANGUAGE_LETTERS = 80
@@ -153,7 +152,7 @@ class Generator:
         """The model's "the articles do not answer": abstained, listing the closest passages."""
         support = grounding.supporter(searched, assistant)
         closest = [Citation.from_chunk(n, hit.chunk, support(hit).span, hit.score)
-                   for n, hit in enumerate(hits[:CLOSEST_PASSAGES], start=1)]
+                   for n, hit in enumerate(hits[:answering.CLOSEST_PASSAGES], start=1)]
         text = answering.not_found_answer(arabic, [c.n for c in closest])
         return replace(extractive, answer=text, abstained=True, citations=closest, llm=self.label, generated=True)
 

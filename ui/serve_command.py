@@ -4,15 +4,11 @@ import errno
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from assistant.cli_options import EMBED_OPTION, INDEX_DIR_OPTION, llm_options, reports_errors
 from index.errors import ConfigError
-
-if TYPE_CHECKING:
-    from assistant.settings import Settings
 
 
 @click.command("serve")
@@ -43,11 +39,6 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None, em
 
     settings = Settings.load(index_dir=index_dir, embed_model=embed_model, host=host, port=port, **llm)
     check_port(settings.host, settings.port)  # first: a port in use fails before the index is opened
-    serve(settings)
-
-
-def serve(settings: "Settings") -> None:
-    """Open the index and serve it until Ctrl-C."""
     click.echo(f"dalil: opening the index at {settings.index_dir}", err=True)
     import uvicorn
 
